@@ -1,0 +1,280 @@
+"""The model contract shared by every network of the zoo.
+
+A zoo network is ``stem -> stages[0..4] -> final_conv -> global_pool -> conv_head -> classifier``:
+
+* ``stages[i]`` ends at reduction ``2 ** (i + 1)`` (2, 4, 8, 16, 32); its output is feature level ``i``,
+  described by ``feature_info[i]`` (``num_chs``, ``reduction``, ``stride`` as ``(height, width)``, ``module``).
+  The stride of level 0 belongs to the stem, the stride of level ``i > 0`` to the first block of ``stages[i]``.
+* ``stage_strides`` sets those five strides, each an int or a ``(height, width)`` pair: ``(2, 1)`` in the late
+  stages halves the height only, as text recognizers need. ``output_stride`` (8, 16 or 32) turns the strides
+  that would pass it into dilation, as DeepLab does.
+* ``forward_features`` returns the last map (after ``final_conv`` where a family has one); ``forward_head``
+  pools, applies ``conv_head`` (a 1x1 conv on the pooled vector, MobileNetV3's "last stage") and the classifier.
+
+A family file builds ``stem``, ``stages`` and ``feature_info`` and calls :meth:`LightNet.init_head`; all the rest
+(timm compatibility, feature extraction, input checks, weight loading errors) lives here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+from timm.layers import SelectAdaptivePool2d
+from timm.models import build_model_with_cfg, checkpoint_seq
+
+from .layers import IntOrPair, LayerFactory, to_pair
+
+NUM_LEVELS = 5
+DEFAULT_STRIDES: Tuple[IntOrPair, ...] = (2, 2, 2, 2, 2)
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """Where one feature level downsamples and dilates.
+
+    ``stride`` is the stride of the level's first strided layer (1 on an axis turned into dilation);
+    ``first_dilation`` is the dilation of that layer and ``dilation`` the one of the blocks after it;
+    ``reduction`` is the cumulative ``(height, width)`` reduction at the level's output.
+    """
+    stride: Tuple[int, int]
+    first_dilation: Tuple[int, int]
+    dilation: Tuple[int, int]
+    reduction: Tuple[int, int]
+
+    def block(self, index: int) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+        """``(stride, dilation)`` of the level's ``index``-th layer; index 0 strides (on level 0, the stem)."""
+        return (self.stride, self.first_dilation) if index == 0 else ((1, 1), self.dilation)
+
+
+def plan_stages(stage_strides: Sequence[IntOrPair] = DEFAULT_STRIDES, output_stride: int = 32) -> List[StagePlan]:
+    """Resolve per-level strides and ``output_stride`` into strides and dilations, axis by axis."""
+    if output_stride not in (8, 16, 32):
+        raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
+    if len(stage_strides) != NUM_LEVELS:
+        raise ValueError(
+            f"stage_strides needs {NUM_LEVELS} entries (one per level, stem first), got {len(stage_strides)}: "
+            f"{tuple(stage_strides)!r}")
+    reduction, dilation = [1, 1], [1, 1]
+    plans = []
+    for level, value in enumerate(stage_strides):
+        requested = to_pair(value)
+        if any(s not in (1, 2) for s in requested):
+            raise ValueError(f"stage_strides[{level}] must be 1, 2 or a pair of them, got {value!r}")
+        first_dilation = tuple(dilation)
+        stride = [1, 1]
+        for axis in (0, 1):
+            if reduction[axis] * requested[axis] > output_stride:
+                dilation[axis] *= requested[axis]
+            else:
+                reduction[axis] *= requested[axis]
+                stride[axis] = requested[axis]
+        plans.append(StagePlan(tuple(stride), first_dilation, tuple(dilation), tuple(reduction)))
+    return plans
+
+
+def feature_entry(num_chs: int, plan: StagePlan, level: int) -> Dict[str, Any]:
+    """One ``feature_info`` record in timm's format, plus the ``(height, width)`` stride."""
+    return dict(num_chs=num_chs, reduction=max(plan.reduction), stride=plan.reduction, module=f"stages.{level}")
+
+
+class LightNet(nn.Module):
+    """Base class of the zoo: classifier and multi-scale feature backbone with timm's model interface."""
+
+    def __init__(self, in_chans: int, num_classes: int, drop_rate: float):
+        super().__init__()
+        if in_chans < 1:
+            raise ValueError(f"in_chans must be at least 1, got {in_chans}")
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.drop_rate = drop_rate
+        self.grad_checkpointing = False
+        self._input_error = (
+            f"{type(self).__name__} expects input of shape (batch, {in_chans}, height, width) since it was built "
+            f"with in_chans={in_chans}; pass in_chans=1 for grayscale or convert the images")
+        self.feature_info: List[Dict[str, Any]] = []
+
+    def init_head(
+            self,
+            num_features: int,
+            global_pool: str = "avg",
+            final_conv: Optional[nn.Module] = None,
+            head_hidden_size: Optional[int] = None,
+            head_act_layer: Optional[LayerFactory] = None,
+    ) -> None:
+        """Register what follows the stages, in forward order, and initialize all weights.
+
+        ``final_conv`` runs on the last map before pooling (MobileNetV2's 1x1 conv to 1280); ``head_hidden_size``
+        adds a 1x1 conv with bias after pooling (MobileNetV3's 1280-wide layer).
+        """
+        self.final_conv = final_conv if final_conv is not None else nn.Identity()
+        self.num_features = num_features
+        self.head_hidden_size = head_hidden_size or num_features
+        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool)
+        pooled = num_features * self.global_pool.feat_mult()
+        if head_hidden_size:
+            self.conv_head = nn.Conv2d(pooled, head_hidden_size, 1, bias=True)
+            self.head_act = head_act_layer(inplace=True) if head_act_layer is not None else nn.Identity()
+        else:
+            self.conv_head = nn.Identity()
+            self.head_act = nn.Identity()
+            self.head_hidden_size = pooled
+        self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
+        self.head_drop = nn.Dropout(self.drop_rate)  # a module, so that traced graphs follow train()/eval()
+        self.classifier = self._make_classifier(self.num_classes, global_pool)
+        self.init_weights()
+
+    def _make_classifier(self, num_classes: int, global_pool: str) -> nn.Module:
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+        if num_classes and not global_pool:
+            raise ValueError("global_pool='' (no pooling) only works with num_classes=0")
+        return nn.Linear(self.head_hidden_size, num_classes) if num_classes else nn.Identity()
+
+    def init_weights(self) -> None:
+        """torchvision's initialization for its MobileNets, used for the whole zoo."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, 0, 0.01)
+                nn.init.zeros_(module.bias)
+
+    # timm's model interface -------------------------------------------------------------------------
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        """Replace the classifier (``num_classes=0`` removes it); keeps the pooling unless ``global_pool`` is given."""
+        if global_pool is not None:
+            pool = SelectAdaptivePool2d(pool_type=global_pool)
+            if not isinstance(self.conv_head, nn.Identity) and pool.feat_mult() != self.global_pool.feat_mult():
+                raise ValueError(f"global_pool={global_pool!r} changes the width that conv_head expects")
+            self.global_pool = pool
+            self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
+            if isinstance(self.conv_head, nn.Identity):
+                self.head_hidden_size = self.num_features * pool.feat_mult()
+        self.num_classes = num_classes
+        self.classifier = self._make_classifier(num_classes, self.global_pool.pool_type)
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
+        return dict(stem=r"^stem", blocks=r"^stages\.(\d+)" if coarse else r"^stages\.(\d+)\.(\d+)")
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        # torch._assert keeps the check in TorchScript and torch.fx graphs
+        torch._assert(x.dim() == 4, self._input_error)
+        torch._assert(x.shape[1] == self.in_chans, self._input_error)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        x = self.stem(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            x = checkpoint_seq(self.stages, x)
+        else:
+            x = self.stages(x)
+        return self.final_conv(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.head_act(self.conv_head(self.global_pool(x)))
+        x = self.flatten(x)
+        if pre_logits:
+            return x
+        return self.classifier(self.head_drop(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def extract_features(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """One map per level (reductions 2, 4, 8, 16, 32 by default), as listed in ``feature_info``."""
+        self._check_input(x)
+        x = self.stem(x)
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        return features
+
+    # weights ----------------------------------------------------------------------------------------
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict`` with one error that lists missing, unexpected and mis-shaped keys."""
+        if strict:
+            describe_mismatch(self, state_dict)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def describe_mismatch(model: nn.Module, state_dict: Mapping[str, Any]) -> None:
+    """Raise a ``RuntimeError`` naming every key that does not fit ``model``; return quietly when all fit."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+              for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if not (missing or unexpected or shapes):
+        return
+
+    def listing(title: str, items: List[str]) -> str:
+        shown = ", ".join(items[:8]) + (f", ... ({len(items) - 8} more)" if len(items) > 8 else "")
+        return f"\n  {len(items)} {title}: {shown}" if items else ""
+
+    raise RuntimeError(
+        f"state dict does not fit {type(model).__name__}:"
+        + listing("missing keys", missing) + listing("unexpected keys", unexpected)
+        + listing("shape mismatches", shapes)
+        + "\nA torchvision or timm checkpoint needs lightocr.convert_state_dict(name, state_dict) first.")
+
+
+def convert_by_order(reference: Mapping[str, torch.Tensor], target: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
+    """Map a reference state dict onto ``target``'s keys, entry by entry in registration order.
+
+    Valid because a zoo network registers the same layers in the same order as its reference. Each pair must
+    agree in kind (weight, bias, running_mean, ...) and in shape; a Linear weight may become a 1x1 conv weight.
+    """
+    ref_items, tgt_items = list(reference.items()), list(target.items())
+    if len(ref_items) != len(tgt_items):
+        raise ValueError(f"reference has {len(ref_items)} tensors, the model has {len(tgt_items)}: not the same "
+                         f"architecture (check the variant and num_classes)")
+    converted = {}
+    for (ref_key, ref_value), (key, value) in zip(ref_items, tgt_items):
+        if ref_key.rsplit(".", 1)[-1] != key.rsplit(".", 1)[-1]:
+            raise ValueError(f"layer order differs at {key!r}: reference gives {ref_key!r}")
+        if tuple(ref_value.shape) != tuple(value.shape):
+            if ref_value.numel() != value.numel() or tuple(value.shape[ref_value.dim():]) != (1,) * (
+                    value.dim() - ref_value.dim()):
+                raise ValueError(f"shape differs at {key!r} {tuple(value.shape)} and reference {ref_key!r} "
+                                 f"{tuple(ref_value.shape)}")
+            ref_value = ref_value.reshape(value.shape)
+        converted[key] = ref_value
+    return converted
+
+
+def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: nn.Module) -> Dict[str, torch.Tensor]:
+    """timm ``pretrained_filter_fn``: unwrap common containers; convert torchvision/timm key layouts by order."""
+    for wrapper in ("state_dict", "model", "state_dict_ema"):
+        if wrapper in state_dict and isinstance(state_dict[wrapper], Mapping):
+            state_dict = state_dict[wrapper]
+    own = model.state_dict()
+    if set(state_dict) <= set(own) or len(state_dict) != len(own):
+        return state_dict
+    return convert_by_order(state_dict, own)
+
+
+def build_lightnet(model_cls: Callable[..., LightNet], variant: str, pretrained: bool = False, **kwargs) -> nn.Module:
+    """Build through timm, so that ``features_only``, ``out_indices`` and pretrained files work as for timm models."""
+    return build_model_with_cfg(
+        model_cls, variant, pretrained,
+        pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg=dict(flatten_sequential=True),
+        **kwargs)
+

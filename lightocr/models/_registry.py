@@ -1,0 +1,96 @@
+"""Registration of zoo variants with timm, and the public model API.
+
+Naming scheme: ``lo_<family>[_<size>]_<width x 100>``, e.g. ``lo_mobilenetv2_140`` or
+``lo_mobilenetv3_small_075``. The ``lo_`` prefix keeps every name out of timm's own namespace, so that
+``timm.create_model("mobilenetv2_100")`` stays timm's model and ``"lo_mobilenetv2_100"`` is ours.
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from typing import Callable, Dict, List, Mapping, Optional
+
+import torch
+from torch import nn
+import timm
+from timm.models import register_model
+
+from ._base import convert_by_order
+
+PREFIX = "lo_"
+_REFERENCES: Dict[str, Optional[str]] = {}
+
+
+def register_lightocr_model(reference: Optional[str] = None) -> Callable[[Callable], Callable]:
+    """Register a factory with timm and record its reference implementation.
+
+    ``reference`` is ``"torchvision:<function>"``, ``"timm:<model name>"`` or None where nothing installable
+    has the same architecture. The factory's module must define timm's ``default_cfgs`` first.
+    """
+
+    def decorate(factory: Callable) -> Callable:
+        name = factory.__name__
+        if not name.startswith(PREFIX):
+            raise ValueError(f"zoo model names start with {PREFIX!r}: {name!r}")
+        if reference is not None and reference.split(":", 1)[0] not in ("torchvision", "timm"):
+            raise ValueError(f"reference must start with 'torchvision:' or 'timm:', got {reference!r}")
+        _REFERENCES[name] = reference
+        return register_model(factory)
+
+    return decorate
+
+
+def list_models(pattern: str = "*") -> List[str]:
+    """Every registered zoo variant (optionally filtered by a shell-style pattern), sorted."""
+    return sorted(name for name in _REFERENCES if fnmatch.fnmatch(name, pattern))
+
+
+def check_model_name(name: str) -> None:
+    """Raise ``ValueError`` for a name that is not a zoo variant, listing the closest valid names."""
+    if name in _REFERENCES:
+        return
+    close = difflib.get_close_matches(name, list(_REFERENCES), n=5, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; lightocr.list_models() lists all {len(_REFERENCES)}"
+    raise ValueError(f"unknown lightocr model {name!r}{hint}")
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """``timm.create_model`` for a zoo variant, with a helpful error for an unknown name."""
+    check_model_name(name)
+    return timm.create_model(name, **kwargs)
+
+
+def reference(name: str) -> Optional[str]:
+    """The reference implementation of a variant: ``"torchvision:<fn>"``, ``"timm:<name>"`` or None."""
+    check_model_name(name)
+    return _REFERENCES[name]
+
+
+def create_reference(name: str, num_classes: int = 1000) -> nn.Module:
+    """Instantiate the reference model of ``name`` with random weights (nothing is downloaded)."""
+    ref = reference(name)
+    if ref is None:
+        raise ValueError(f"{name} has no installable reference implementation")
+    source, ref_name = ref.split(":", 1)
+    if source == "timm":
+        return timm.create_model(ref_name, pretrained=False, num_classes=num_classes)
+    import torchvision
+    return getattr(torchvision.models, ref_name)(weights=None, num_classes=num_classes)
+
+
+def convert_state_dict(name: str, reference_state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Turn a reference (torchvision or timm) state dict into one that ``name`` loads with ``strict=True``.
+
+    The classifier width is taken from the reference; a reference without classifier maps to ``num_classes=0``.
+    """
+    check_model_name(name)
+    last_weight = [v for k, v in reference_state_dict.items() if k.endswith("weight")][-1]
+    errors = []
+    for num_classes in dict.fromkeys((int(last_weight.shape[0]), 0)):
+        with torch.device("meta"):
+            template = timm.create_model(name, num_classes=num_classes).state_dict()
+        try:
+            return convert_by_order(reference_state_dict, template)
+        except ValueError as error:
+            errors.append(f"num_classes={num_classes}: {error}")
+    raise ValueError(f"cannot convert this state dict to {name}: " + "; ".join(errors))

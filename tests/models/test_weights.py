@@ -1,0 +1,111 @@
+"""Reference weights: conversion, equality with the reference implementation, loading saved files."""
+import pickle
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+import lightocr
+from .helpers import num_params, randomize_batchnorm, relative_max_diff
+
+WITH_REFERENCE = [name for name in lightocr.list_models() if lightocr.reference(name)]
+
+
+def test_references_named_by_the_issue():
+    assert lightocr.reference("lo_mobilenetv1_100") == "timm:mobilenetv1_100"
+    assert lightocr.reference("lo_mobilenetv2_100") == "torchvision:mobilenet_v2"
+    assert lightocr.reference("lo_mobilenetv3_large_100") == "torchvision:mobilenet_v3_large"
+    assert lightocr.reference("lo_mobilenetv3_small_100") == "torchvision:mobilenet_v3_small"
+    for width in ("035", "050", "075", "140"):
+        assert lightocr.reference(f"lo_mobilenetv2_{width}") == f"timm:mobilenetv2_{width}"
+    assert lightocr.reference("lo_mobilenetv3_large_075") == "timm:mobilenetv3_large_075"
+    assert lightocr.reference("lo_mobilenetv3_small_075") == "timm:mobilenetv3_small_075"
+    assert lightocr.reference("lo_mobilenetv1_050") is None
+
+
+@pytest.mark.parametrize("name", WITH_REFERENCE)
+@pytest.mark.parametrize("num_classes", [1000, 10])
+def test_converted_reference_gives_same_logits(name, num_classes):
+    reference = randomize_batchnorm(lightocr.create_reference(name, num_classes=num_classes)).eval()
+    ours = timm.create_model(name, num_classes=num_classes).eval()
+    assert num_params(ours) == num_params(reference)
+    ours.load_state_dict(lightocr.convert_state_dict(name, reference.state_dict()), strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert relative_max_diff(ours(x), reference(x)) < 1e-5
+
+
+def test_convert_state_dict_without_classifier():
+    reference = timm.create_model("mobilenetv2_050", num_classes=0)
+    ours = timm.create_model("lo_mobilenetv2_050", num_classes=0)
+    ours.load_state_dict(lightocr.convert_state_dict("lo_mobilenetv2_050", reference.state_dict()))
+
+
+def test_convert_rejects_another_architecture():
+    other = lightocr.create_reference("lo_mobilenetv2_100").state_dict()
+    with pytest.raises(ValueError, match="cannot convert this state dict to lo_mobilenetv3_large_100"):
+        lightocr.convert_state_dict("lo_mobilenetv3_large_100", other)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_pretrained_file_through_timm(tmp_path, suffix):
+    source = randomize_batchnorm(timm.create_model("lo_mobilenetv3_small_075", num_classes=12)).eval()
+    path = tmp_path / f"weights{suffix}"
+    if suffix == ".safetensors":
+        save_file(source.state_dict(), path)
+    else:
+        torch.save(source.state_dict(), path)
+    loaded = timm.create_model("lo_mobilenetv3_small_075", num_classes=12, pretrained=True,
+                               pretrained_cfg_overlay=dict(file=str(path), num_classes=12)).eval()
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), source(x), rtol=0, atol=0)
+
+
+def test_pretrained_reference_file_is_converted_on_load(tmp_path):
+    reference = randomize_batchnorm(lightocr.create_reference("lo_mobilenetv2_100")).eval()
+    path = tmp_path / "mobilenet_v2_torchvision.pth"
+    torch.save(reference.state_dict(), path)
+    ours = timm.create_model("lo_mobilenetv2_100", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    x = torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        assert relative_max_diff(ours.eval()(x), reference(x)) < 1e-5
+
+
+def test_grayscale_from_rgb_weights(tmp_path):
+    source = timm.create_model("lo_mobilenetv3_small_100")
+    path = tmp_path / "rgb.safetensors"
+    save_file(source.state_dict(), path)
+    gray = timm.create_model("lo_mobilenetv3_small_100", in_chans=1, pretrained=True,
+                             pretrained_cfg_overlay=dict(file=str(path)))
+    # timm sums the RGB filters of the first conv
+    torch.testing.assert_close(gray.stem.conv.weight, source.stem.conv.weight.sum(1, keepdim=True))
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+def test_pickled_objects_are_refused(tmp_path, capfd):
+    path = tmp_path / "evil.pth"
+    state = timm.create_model("lo_mobilenetv3_small_050").state_dict()
+    torch.save({"state_dict": state, "extra": Payload()}, path)
+    with pytest.raises((RuntimeError, pickle.UnpicklingError), match="weights_only"):
+        timm.create_model("lo_mobilenetv3_small_050", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    assert "unpickled!" not in capfd.readouterr().out
+
+
+def test_state_dict_mismatch_is_described():
+    model = timm.create_model("lo_mobilenetv2_050", num_classes=10)
+    state = timm.create_model("lo_mobilenetv2_050", num_classes=20).state_dict()
+    del state["stem.conv.weight"]
+    state["extra.weight"] = torch.zeros(1)
+    with pytest.raises(RuntimeError) as error:
+        model.load_state_dict(state)
+    message = str(error.value)
+    assert "1 missing keys: stem.conv.weight" in message
+    assert "1 unexpected keys: extra.weight" in message
+    assert "classifier.weight: checkpoint (20, 1280) vs model (10, 1280)" in message
+    assert "convert_state_dict" in message
