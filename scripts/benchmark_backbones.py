@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import lightocr
+from _report import write_section
 
 START, END = "<!-- backbones:start -->", "<!-- backbones:end -->"
 
@@ -167,20 +168,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"throughput. Training memory: distinct tensors saved for backward at batch {args.memory_batch}, plus "
         "parameters and gradients. channels_last and torch.compile: ours, inference img/s.", "",
         *rows, END])
-    write_section(args.output, section)
+    write_section(args.output, section, START, END)
     print(f"wrote {args.output}")
     return 0
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this script's section of ``path`` (between its markers), keeping everything else."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 if __name__ == "__main__":

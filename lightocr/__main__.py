@@ -1,0 +1,3 @@
+from .cli import lightocr_main
+
+lightocr_main()

@@ -1,0 +1,48 @@
+"""CRNN (Shi et al., "An End-to-End Trainable Neural Network for Image-based Sequence Recognition", 2017):
+encoder -> sequence neck -> CTC head, each part wired from the ``out_channels`` of the one before."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+from torch import nn
+
+from .ctc import CTCHead
+from .encoder import BackboneEncoder
+from .neck import build_neck
+
+
+class CRNN(nn.Module):
+    """Text recognizer returning CTC logits ``(batch, time, num_classes)``.
+
+    Args:
+        num_classes: charset size plus one (the blank).
+        backbone, level, in_chans, stage_strides, backbone_kwargs: see ``BackboneEncoder``.
+        neck: ``bilstm``, ``linear`` or ``none``; ``neck_kwargs`` e.g. ``{"hidden_size": 96, "num_layers": 2}``.
+    """
+
+    def __init__(
+            self,
+            num_classes: int,
+            backbone: str = "lo_mobilenetv3_small_100",
+            level: int = -1,
+            in_chans: int = 3,
+            stage_strides: Optional[Sequence[Any]] = None,
+            backbone_kwargs: Optional[Dict[str, Any]] = None,
+            neck: str = "bilstm",
+            neck_kwargs: Optional[Dict[str, Any]] = None,
+            head_dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.encoder = BackboneEncoder(backbone, level=level, in_chans=in_chans, stage_strides=stage_strides,
+                                       backbone_kwargs=backbone_kwargs)
+        self.neck = build_neck(neck, self.encoder.out_channels, **(neck_kwargs or {}))
+        self.head = CTCHead(self.neck.out_channels, num_classes, dropout=head_dropout)
+
+    def sequence_lengths(self, widths: torch.Tensor) -> torch.Tensor:
+        """Valid time steps of images whose content is ``widths`` pixels wide (the rest is padding)."""
+        reduction = self.encoder.width_reduction
+        return torch.div(widths + reduction - 1, reduction, rounding_mode="floor").clamp_min(1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.neck(self.encoder(images)))

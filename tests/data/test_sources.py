@@ -1,0 +1,123 @@
+"""Each data source on small fixtures, with the skip-or-raise policy for bad samples."""
+import numpy as np
+import pytest
+import torch
+
+from lightocr.data import (BadSampleError, LabelFileSource, LineCollator, LmdbSource, MixedSource, SkippedSample,
+                           SyntheticTextSource, TextLineDataset, resize_line)
+from lightocr.ocr import Charset
+
+ALNUM = Charset.from_spec("alnum36")
+
+
+def items(dataset):
+    return [dataset[i] for i in range(len(dataset))]
+
+
+def test_label_file_source_skips_and_names_bad_samples(label_folder):
+    with pytest.warns(UserWarning, match="1 lines without a TAB"):
+        source = LabelFileSource(str(label_folder / "labels.txt"))
+    assert len(source) == 8
+    samples = items(TextLineDataset(source, ALNUM))
+    good = [s for s in samples if not isinstance(s, SkippedSample)]
+    skipped = {s.kind: s for s in samples if isinstance(s, SkippedSample)}
+    assert [s["label"] for s in good] == ["hello", "world42", "gray"]
+    bad = [s for s in samples if isinstance(s, SkippedSample)]
+    assert sorted(s.kind for s in bad) == ["empty_label", "image", "image", "image", "unknown_symbols"]
+    messages = " ".join(s.reason for s in bad)
+    assert "corrupt.png: cannot decode image" in messages
+    assert "missing.png: image file not found" in messages
+    assert "truncated.png" in messages
+    assert "'é'" in skipped["unknown_symbols"].reason and skipped["unknown_symbols"].key.endswith("accent.png")
+    assert all(s["image"].shape[:2] == (3, 32) for s in good)
+
+
+def test_raise_policy_names_the_sample(label_folder):
+    with pytest.warns(UserWarning):
+        source = LabelFileSource(str(label_folder / "labels.txt"))
+    dataset = TextLineDataset(source, ALNUM, on_error="raise")
+    with pytest.raises(BadSampleError, match="corrupt.png"):
+        items(dataset)
+
+
+def test_lmdb_source(lmdb_path):
+    source = LmdbSource(str(lmdb_path))
+    assert len(source) == 4
+    samples = items(TextLineDataset(source, Charset.from_spec("alnum62")))
+    assert [s["label"] for s in samples if isinstance(s, dict)] == ["abc", "Lmdb7", "z"]
+    bad = [s for s in samples if isinstance(s, SkippedSample)]
+    assert len(bad) == 1 and "image-000000003" in bad[0].reason
+
+
+def test_lmdb_source_survives_pickling_for_workers(lmdb_path):
+    import pickle
+    source = LmdbSource(str(lmdb_path))
+    source.load(0)
+    clone = pickle.loads(pickle.dumps(source))
+    assert clone.load(1)[1] == "Lmdb7"
+
+
+def test_missing_and_empty_sources_fail_before_training(tmp_path):
+    with pytest.raises(FileNotFoundError, match="LMDB not found: .*nowhere"):
+        LmdbSource(str(tmp_path / "nowhere"))
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ValueError, match="empty"):
+        TextLineDataset(LabelFileSource(str(tmp_path / "empty.txt")), ALNUM)
+    with pytest.raises(FileNotFoundError, match="label file not found"):
+        LabelFileSource(str(tmp_path / "none.txt"))
+
+
+def test_mixed_source_follows_ratios(label_folder, lmdb_path):
+    with pytest.warns(UserWarning):
+        labels = LabelFileSource(str(label_folder / "labels.txt"), ratio=3)
+    lmdb_source = LmdbSource(str(lmdb_path), ratio=1)
+    mixed = MixedSource([labels, lmdb_source], size=400, seed=1)
+    keys = [mixed.load(i)[2] if mixed.table[i][0] == 1 else "labels" for i in range(len(mixed))]
+    share = sum(k == "labels" for k in keys) / len(keys)
+    assert share == pytest.approx(0.75, abs=0.01)
+    again = MixedSource([labels, lmdb_source], size=400, seed=1)
+    assert again.table == mixed.table
+
+
+def test_synthetic_is_deterministic_per_index_and_seed():
+    a = SyntheticTextSource(size=50, seed=3, font_dirs=[])
+    b = SyntheticTextSource(size=50, seed=3, font_dirs=[])
+    c = SyntheticTextSource(size=50, seed=4, font_dirs=[])
+    first, again, other_seed = a.load(7), b.load(7), c.load(7)
+    assert first[1] == again[1] and np.array_equal(np.asarray(first[0]), np.asarray(again[0]))
+    assert [a.load(i)[1] for i in range(20)] != [c.load(i)[1] for i in range(20)]
+    labels = [a.load(i)[1] for i in range(50)]
+    assert len(set(labels)) > 45  # different indices, different lines
+    assert all(1 <= len(t) <= 12 for t in labels)
+
+
+def test_synthetic_fonts_are_configurable(tmp_path):
+    with pytest.raises(ValueError, match="no font found"):
+        SyntheticTextSource(font_dirs=[str(tmp_path)], builtin_font=False)
+    only_builtin = SyntheticTextSource(size=5, font_dirs=[str(tmp_path)])
+    assert only_builtin.fonts == ["builtin"]
+
+
+def test_resize_keeps_aspect_and_squeezes_wide_lines():
+    from PIL import Image
+    assert resize_line(Image.new("RGB", (100, 50)), 32, 320).shape == (3, 32, 64)
+    # a line 50 times wider than high is squeezed to max_width
+    assert resize_line(Image.new("L", (2000, 40)), 32, 320, channels=1).shape == (1, 32, 320)
+    # grayscale into an RGB model and the reverse
+    assert resize_line(Image.new("L", (64, 32)), 32, 320, channels=3).shape == (3, 32, 64)
+    assert resize_line(Image.new("RGB", (64, 32)), 32, 320, channels=1).shape == (1, 32, 64)
+    image = resize_line(Image.new("RGB", (10, 32), "white"), 32, 320)
+    assert image.min() == image.max() == 1.0
+
+
+def test_collator_pads_and_reports_skips():
+    samples = [dict(image=torch.ones(3, 32, 40), label="ab", key="k1"), SkippedSample("k2", "image", "broken"),
+               dict(image=torch.ones(3, 32, 21), label="c", key="k3")]
+    batch = LineCollator(pad_to=None)(samples)
+    assert batch["images"].shape == (2, 3, 32, 40)
+    assert batch["widths"].tolist() == [40, 21]
+    assert batch["images"][1, :, :, 21:].abs().sum() == 0
+    assert batch["skipped"][0].key == "k2"
+    assert LineCollator(pad_to=320)(samples)["images"].shape[-1] == 320
+    empty = LineCollator()([SkippedSample("k", "image", "x")])
+    assert empty["labels"] == [] and len(empty["skipped"]) == 1

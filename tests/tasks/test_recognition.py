@@ -1,0 +1,86 @@
+"""The recognition task in Python: bad samples and too-long labels are counted, checkpoints rebuild the task."""
+import pytest
+import torch
+from lightning.pytorch import Callback, Trainer
+
+from lightocr.callbacks import LastCheckpointOnExit
+from lightocr.data import SkippedSample, SyntheticTextSource, TextRecognitionDataModule
+from lightocr.tasks import TextRecognitionTask
+
+
+def tiny_data(**kwargs):
+    def synthetic(size, seed):
+        return [SyntheticTextSource(size=size, seed=seed, max_length=5, font_dirs=[])]
+    return TextRecognitionDataModule(train_sources=synthetic(32, 0), val_sources=synthetic(8, 1),
+                                     test_sources=synthetic(8, 2), batch_size=4, num_workers=0, **kwargs)
+
+
+def tiny_task(data, **kwargs):
+    return TextRecognitionTask(charset=data.charset_symbols, case_sensitive=data.case_sensitive,
+                               backbone="lo_mobilenetv3_small_050", neck_kwargs=dict(hidden_size=16), **kwargs)
+
+
+def trainer(tmp_path, **kwargs):
+    return Trainer(default_root_dir=tmp_path, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   enable_model_summary=False, **kwargs)
+
+
+def test_task_needs_a_charset():
+    with pytest.raises(ValueError, match="needs a charset"):
+        TextRecognitionTask()
+
+
+def test_skipped_and_too_long_samples_are_counted():
+    data = tiny_data()
+    task = tiny_task(data)
+    images = torch.randn(3, 3, 32, 16)  # 16 pixels: 4 time steps
+    batch = dict(images=images, widths=torch.tensor([16, 16, 16]), labels=["ab", "aaaaa", "abcd"],
+                 keys=["k0", "k1", "k2"], skipped=[SkippedSample("bad.png", "image", "cannot decode")])
+    with pytest.warns(UserWarning, match="too_long"):
+        loss = task.training_step(batch, 0)
+    assert torch.isfinite(loss)
+    assert task.skipped == {"image": 1, "too_long": 1}
+    # nothing usable: the step is skipped, not crashed
+    batch = dict(images=images[:1], widths=torch.tensor([4]), labels=["abc"], keys=["k"], skipped=[])
+    assert task.training_step(batch, 1) is None
+
+
+def test_fit_test_and_rebuild_from_checkpoint(tmp_path):
+    data = tiny_data()
+    task = tiny_task(data)
+    fit = trainer(tmp_path, max_steps=3, val_check_interval=3, callbacks=[LastCheckpointOnExit()])
+    fit.fit(task, datamodule=data)
+    results = fit.test(task, datamodule=data, verbose=False)[0]
+    assert {"test/word_acc", "test/word_acc_bench", "test/cer", "test/ned", "test/loss"} <= set(results)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert last.exists()
+    rebuilt = TextRecognitionTask.load_from_checkpoint(last, weights_only=True)
+    x = torch.randn(2, 3, 32, 64)
+    task.eval()
+    rebuilt.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), task(x))
+    assert rebuilt.charset.symbols == data.charset_symbols
+
+
+class InterruptAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_leaves_a_last_checkpoint(tmp_path):
+    data = tiny_data()
+    run = trainer(tmp_path, max_steps=50, limit_val_batches=0, callbacks=[LastCheckpointOnExit(), InterruptAt(2)])
+    run.fit(tiny_task(data), datamodule=data)
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["global_step"] == 2
+
+
+def test_grayscale_data_builds_a_grayscale_model(tmp_path):
+    data = tiny_data(channels=1)
+    task = tiny_task(data, in_chans=1)
+    trainer(tmp_path, max_steps=1, limit_val_batches=0).fit(task, datamodule=data)
