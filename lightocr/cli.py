@@ -8,20 +8,86 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import torch
-from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningCLI
+import yaml
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+from .loggers import ensure_wandb_mode
+
+
+# What every task's run gets unless its YAML says otherwise: W&B logging (offline without credentials), the
+# best checkpoint by the task's main validation metric (``val/score``) plus ``last.ckpt`` (also on Ctrl-C,
+# max_steps and max_time), the learning rate in the logs, and a table of sample predictions.
+SHARED_TRAINER_DEFAULTS = {
+    "trainer.logger": dict(class_path="lightning.pytorch.loggers.WandbLogger",
+                           init_args=dict(project="lightocr", save_dir="runs", log_model=False)),
+    "trainer.callbacks": [
+        dict(class_path="lightning.pytorch.callbacks.ModelCheckpoint",
+             init_args=dict(monitor="val/score", mode="max", save_last=True, auto_insert_metric_name=False,
+                            filename="step{step}-score{val/score:.4f}")),
+        dict(class_path="lightning.pytorch.callbacks.LearningRateMonitor", init_args=dict(logging_interval="step")),
+        dict(class_path="lightocr.callbacks.LastCheckpointOnExit"),
+        dict(class_path="lightocr.callbacks.PredictionSamples"),
+    ],
+}
+
+
+class LoggedConfigCallback(SaveConfigCallback):
+    """Save ``config.yaml`` as LightningCLI does, and log the full resolved config to W&B runs."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        from lightning.pytorch.loggers import WandbLogger
+
+        loggers = [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+        if loggers and trainer.is_global_zero:
+            config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+            for logger in loggers:
+                logger.experiment.config.update(config, allow_val_change=True)
 
 
 class LightOCRCLI(LightningCLI):
-    """LightningCLI with the data module's charset and image channels linked into the task."""
+    """LightningCLI with the data module's charset and image channels linked into the task, W&B offline
+    without credentials, and checkpoint files checked before a run starts."""
 
     def add_arguments_to_parser(self, parser) -> None:
+        parser.set_defaults(SHARED_TRAINER_DEFAULTS)
         parser.link_arguments("data.charset_symbols", "model.init_args.charset", apply_on="instantiate")
         parser.link_arguments("data.case_sensitive", "model.init_args.case_sensitive", apply_on="instantiate")
         parser.link_arguments("data.init_args.channels", "model.init_args.in_chans", apply_on="parse")
+
+    def _run_config(self):
+        subcommand = self.config.get("subcommand")
+        return self.config.get(subcommand) if subcommand else self.config
+
+    def before_instantiate_classes(self) -> None:
+        config = self._run_config()
+        logger = config.get("trainer", {}).get("logger")
+        loggers = logger if isinstance(logger, list) else [logger]
+        if any("Wandb" in str(getattr(item, "class_path", "")) for item in loggers if item):
+            save_dir = next((item.init_args.get("save_dir") for item in loggers
+                             if item and "Wandb" in str(item.class_path)), None)
+            ensure_wandb_mode(save_dir)
+
+    def parse_arguments(self, parser, args) -> None:
+        super().parse_arguments(parser, args)
+        # before LightningCLI reads the checkpoint's hyperparameters, and before any training
+        checkpoint = self._run_config().get("ckpt_path")
+        if checkpoint and checkpoint not in ("last", "best", "hpc", "registry"):
+            check_checkpoint_file(checkpoint)
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Fail now, naming the file, if a checkpoint is missing or unreadable (not ten minutes into a run)."""
+    if not Path(path).is_file():
+        raise SystemExit(f"checkpoint not found: {path}")
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:
+        raise SystemExit(f"cannot read checkpoint {path}: {type(error).__name__}: {error}")
 
 
 def lightning_main(args: Optional[List[str]] = None) -> None:
@@ -29,19 +95,15 @@ def lightning_main(args: Optional[List[str]] = None) -> None:
     import lightocr.data  # noqa: F401
 
     LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                args=args, save_config_kwargs=dict(overwrite=True))
+                args=args, save_config_callback=LoggedConfigCallback, save_config_kwargs=dict(overwrite=True))
 
 
 def load_task(checkpoint: str, map_location: str = "cpu"):
     """Rebuild a task from a checkpoint read with ``weights_only=True`` (no arbitrary unpickling)."""
     from .tasks import TextRecognitionTask
 
-    try:
-        state = torch.load(checkpoint, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise SystemExit(f"checkpoint not found: {checkpoint}")
-    except Exception as error:
-        raise SystemExit(f"cannot read checkpoint {checkpoint}: {type(error).__name__}: {error}")
+    check_checkpoint_file(checkpoint)
+    state = torch.load(checkpoint, map_location=map_location, weights_only=True)
     if "hyper_parameters" not in state or "state_dict" not in state:
         raise SystemExit(f"{checkpoint} is not a lightocr Lightning checkpoint (no hyper_parameters/state_dict)")
     hparams = {k: v for k, v in state["hyper_parameters"].items() if not k.startswith("_")}
@@ -88,7 +150,7 @@ def read_main(argv: List[str]) -> int:
 
 
 def lightocr_main(argv: Optional[List[str]] = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "read":
-        sys.exit(read_main(argv[1:]))
+    words = sys.argv[1:] if argv is None else argv
+    if words and words[0] == "read":
+        sys.exit(read_main(words[1:]))
     lightning_main(argv)

@@ -5,8 +5,9 @@ It owns the one ``Charset`` of a run; LightningCLI links ``charset_symbols``, ``
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import cv2
 from lightning.pytorch import LightningDataModule
@@ -14,6 +15,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 
 from ..ocr.charset import Charset
 from .dataset import TextLineDataset
+from .samplers import ResumableSampler, resume_position
 from .sources import MixedSource, TextSource, open_image
 from .synthetic import SyntheticTextSource
 from .transforms import LineCollator
@@ -102,6 +104,7 @@ class TextRecognitionDataModule(LightningDataModule):
                              if test_sources is None else test_sources)
         self.train_size, self.seed = train_size, seed
         self.predict_paths = predict_paths or []
+        self._resume_from: Optional[Dict[str, int]] = None
 
     # linked into the task by the CLI
     @property
@@ -117,20 +120,36 @@ class TextRecognitionDataModule(LightningDataModule):
         return TextLineDataset(source, self.charset, self.height, self.max_width, self.channels, self.on_error,
                                require_label=require_label)
 
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          collate_fn=self.collate, drop_last=shuffle, persistent_workers=self.num_workers > 0,
-                          worker_init_fn=_single_threaded_worker)
+    def _loader(self, dataset, sampler: Optional[ResumableSampler] = None) -> DataLoader:
+        """Training loaders have a sampler (shuffled shards, full batches); evaluation ones run in order."""
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=sampler is not None,
+                          num_workers=self.num_workers, collate_fn=self.collate,
+                          persistent_workers=self.num_workers > 0, worker_init_fn=_single_threaded_worker)
 
     def train_dataloader(self) -> DataLoader:
         if not self.train_sources:
             raise ValueError("no training data: data.train_sources is empty")
-        return self._loader(self._dataset(self.train_sources, self.train_size), shuffle=True)
+        dataset = self._dataset(self.train_sources, self.train_size)
+        position = self._resume_from or {}
+        self._resume_from = None
+        sampler = ResumableSampler(dataset, seed=self.seed, epoch=position.get("epoch", 0),
+                                   skip=position.get("batches", 0) * self.batch_size)
+        if position:
+            # the sampler skips what was trained; Lightning cannot see that and would warn otherwise
+            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
+        return self._loader(dataset, sampler)
+
+    # the data position travels in the checkpoint, so that a resumed run continues the epoch where it stopped
+    def state_dict(self) -> Dict[str, int]:
+        return resume_position(self.trainer) or {}
+
+    def load_state_dict(self, state_dict: Dict[str, int]) -> None:
+        self._resume_from = dict(state_dict) or None
 
     def _evaluation_loader(self, sources: List[TextSource]):
         if not sources:
             return []
-        return self._loader(ConcatDataset([self._dataset([s]) for s in sources]), shuffle=False)
+        return self._loader(ConcatDataset([self._dataset([s]) for s in sources]))
 
     def val_dataloader(self):
         return self._evaluation_loader(self.val_sources)
@@ -144,4 +163,4 @@ class TextRecognitionDataModule(LightningDataModule):
         source = ImageFilesSource(self.predict_paths)
         if len(source) == 0:
             raise ValueError(f"no images found in data.predict_paths={self.predict_paths}")
-        return self._loader(self._dataset([source], require_label=False), shuffle=False)
+        return self._loader(self._dataset([source], require_label=False))

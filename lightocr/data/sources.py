@@ -10,7 +10,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -52,6 +52,23 @@ def open_image(data: "bytes | str | Path", key: str) -> Image.Image:
     return image
 
 
+_ENVIRONMENTS: Dict[str, Tuple[int, object]] = {}
+
+
+def _environment(path: str):
+    """One read-only LMDB handle per path and process (LMDB refuses a second one; a forked loader worker
+    opens its own, since a handle must not cross a fork)."""
+    pid, env = _ENVIRONMENTS.get(path, (None, None))
+    if pid != os.getpid():
+        import lmdb
+        try:
+            env = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False, max_readers=256)
+        except lmdb.Error as error:
+            raise OSError(f"cannot open LMDB {path}: {error}") from None
+        _ENVIRONMENTS[path] = (os.getpid(), env)
+    return env
+
+
 class LmdbSource(TextSource):
     """An LMDB in the format of the public scene-text releases (clovaai/deep-text-recognition-benchmark):
     ``num-samples``, then ``image-%09d`` (encoded image bytes) and ``label-%09d`` (UTF-8), numbered from 1."""
@@ -61,37 +78,19 @@ class LmdbSource(TextSource):
         self.path = str(path)
         if not Path(self.path).exists():
             raise FileNotFoundError(f"LMDB not found: {self.path}")
-        env = self._open()
-        with env.begin() as txn:
+        with _environment(self.path).begin() as txn:
             count = txn.get(b"num-samples")
-        env.close()
         if count is None:
             raise ValueError(f"{self.path} is not a text-recognition LMDB: it has no 'num-samples' record")
         self.num_samples = int(count)
-        self._env = None
-        self._pid: Optional[int] = None
-
-    def _open(self):
-        import lmdb
-        try:
-            return lmdb.open(self.path, readonly=True, lock=False, readahead=False, meminit=False, max_readers=256)
-        except lmdb.Error as error:
-            raise OSError(f"cannot open LMDB {self.path}: {error}") from None
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_env"], state["_pid"] = None, None  # an LMDB handle must not cross a fork
-        return state
 
     def __len__(self) -> int:
         return self.num_samples
 
     def load(self, index: int) -> Sample:
-        if self._env is None or self._pid != os.getpid():
-            self._env, self._pid = self._open(), os.getpid()
         number = index + 1
         key = f"{self.path}:image-{number:09d}"
-        with self._env.begin() as txn:
+        with _environment(self.path).begin() as txn:
             image_bytes = txn.get(f"image-{number:09d}".encode())
             label_bytes = txn.get(f"label-{number:09d}".encode())
         if image_bytes is None or label_bytes is None:

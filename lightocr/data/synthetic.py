@@ -2,7 +2,9 @@
 
 Fonts: Pillow's built-in scalable font and every TrueType/OpenType file under a configurable list of folders
 (system font folders by default). Each line has a random string or pseudo-word, font, size, colours, letter
-spacing and margins, then albumentations adds small rotation, shear, perspective, blur, noise and contrast
+spacing and margins. Case is a property of the whole line (lower, Title or UPPER words; lower or UPPER random
+strings): random case inside a random string would make ``l``/``I``/``1`` and ``o``/``O``/``0`` impossible
+to tell apart without context, which no reader of real text faces. Then then albumentations adds small rotation, shear, perspective, blur, noise and contrast
 changes. A line is a pure function of ``(seed, index)``: the same on every run, different for every index, so
 DDP ranks and loader workers (which receive different indices) see different lines, and a validation set
 with another seed never repeats a training line's draw.
@@ -87,7 +89,9 @@ class SyntheticTextSource(TextSource):
     Args:
         size: lines per epoch (the index range).
         seed: base seed; use different seeds for training and validation.
-        alphabet: symbols of the random strings (pseudo-words use lowercase letters, then a random case style).
+        alphabet: symbols of the random strings (pseudo-words use lowercase letters); the letters should be of
+            one case, since ``upper_ratio`` sets the case of whole lines.
+        upper_ratio: share of lines in upper case (and a quarter of that share of the words in Title case).
         min_length, max_length: characters per line.
         word_ratio: share of pronounceable pseudo-words among the lines (the rest are random strings).
         font_dirs, builtin_font, font_include, font_exclude: which fonts (see ``find_fonts``).
@@ -99,10 +103,11 @@ class SyntheticTextSource(TextSource):
             self,
             size: int = 100_000,
             seed: int = 0,
-            alphabet: str = string.digits + string.ascii_letters,
+            alphabet: str = string.digits + string.ascii_lowercase,
             min_length: int = 1,
             max_length: int = 12,
             word_ratio: float = 0.5,
+            upper_ratio: float = 0.25,
             font_dirs: Sequence[str] = DEFAULT_FONT_DIRS,
             builtin_font: bool = True,
             font_include: Optional[Sequence[str]] = None,
@@ -121,7 +126,7 @@ class SyntheticTextSource(TextSource):
         self.size, self.seed = size, seed
         self.alphabet = alphabet
         self.min_length, self.max_length = min_length, max_length
-        self.word_ratio = word_ratio
+        self.word_ratio, self.upper_ratio = word_ratio, upper_ratio
         self.fonts = find_fonts(font_dirs, builtin_font, font_include, font_exclude)
         self.font_size = font_size
         self.augment = default_augment() if augment else None
@@ -132,14 +137,15 @@ class SyntheticTextSource(TextSource):
 
     def text(self, rng: np.random.Generator) -> str:
         length = int(rng.integers(self.min_length, self.max_length + 1))
+        style = rng.random()  # below upper_ratio: UPPER; in the next quarter of that share: Title (words only)
         if self._letters and rng.random() < self.word_ratio:
             pairs = (rng.choice(list(_CONSONANTS)) + rng.choice(list(_VOWELS)) for _ in range((length + 1) // 2))
-            word = "".join(pairs)[:length]
-            style = rng.random()
-            word = word.upper() if style < 0.2 else word.capitalize() if style < 0.5 else word
-            if all(c in self.alphabet for c in word):
-                return word
-        return "".join(rng.choice(list(self.alphabet), size=length))
+            text = "".join(pairs)[:length]
+            if self.upper_ratio <= style < 1.25 * self.upper_ratio:
+                text = text.capitalize()
+        else:
+            text = "".join(rng.choice(list(self.alphabet), size=length))
+        return text.upper() if style < self.upper_ratio else text
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
         font = load_font(self.fonts[int(rng.integers(len(self.fonts)))],

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import SelectAdaptivePool2d
 from timm.models import build_model_with_cfg, checkpoint_seq
 
@@ -268,6 +269,15 @@ def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: nn.Module) 
     if set(state_dict) <= set(own) or len(state_dict) != len(own):
         return state_dict
     return convert_by_order(state_dict, own)
+
+
+def zoo_cfg(paper_ids: str, **overrides: Any) -> Dict[str, Any]:
+    """timm ``pretrained_cfg`` of a zoo variant: ImageNet preprocessing at 224x224 unless overridden, and no URL
+    (nothing is downloaded; weights load from a file through ``pretrained_cfg_overlay=dict(file=...)``)."""
+    return dict(dict(
+        url="", num_classes=1000, input_size=(3, 224, 224), pool_size=(7, 7), crop_pct=0.875,
+        interpolation="bilinear", mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD,
+        first_conv="stem.conv", classifier="classifier", paper_ids=paper_ids), **overrides)
 
 
 def build_lightnet(model_cls: Callable[..., LightNet], variant: str, pretrained: bool = False, **kwargs) -> nn.Module:

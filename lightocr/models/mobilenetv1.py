@@ -7,13 +7,14 @@ whose activation is ReLU6 (as in the TF-slim release of the paper's weights) whe
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
 from torch import nn
 from timm.data import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from timm.models import generate_default_cfgs
 
-from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages
+from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages, zoo_cfg
 from ._registry import register_lightocr_model
 from .layers import ConvBnAct, DepthwiseSeparable, IntOrPair, make_divisible
 
@@ -62,14 +63,8 @@ def _create(variant: str, width_mult: float, pretrained: bool = False, **kwargs)
     return build_lightnet(MobileNetV1, variant, pretrained, width_mult=width_mult, **kwargs)
 
 
-def _cfg(**kwargs):
-    # timm's mobilenetv1_100 weights were trained with Inception normalization (mean = std = 0.5).
-    return dict(
-        url="", num_classes=1000, input_size=(3, 224, 224), pool_size=(7, 7), crop_pct=0.875,
-        interpolation="bilinear", mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD,
-        first_conv="stem.conv", classifier="classifier", paper_ids="arXiv:1704.04861", **kwargs)
-
-
+# timm's mobilenetv1_100 weights were trained with Inception normalization (mean = std = 0.5).
+_cfg = partial(zoo_cfg, "arXiv:1704.04861", mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
 default_cfgs = generate_default_cfgs({
     "lo_mobilenetv1_025": _cfg(),
     "lo_mobilenetv1_050": _cfg(),

@@ -5,13 +5,13 @@ residual blocks with linear (activation-free) projections, a 1x1 conv to 1280 an
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
 from torch import nn
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import generate_default_cfgs
 
-from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages
+from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages, zoo_cfg
 from ._registry import register_lightocr_model
 from .layers import ConvBnAct, IntOrPair, InvertedResidual, make_divisible
 
@@ -67,13 +67,7 @@ def _create(variant: str, width_mult: float, pretrained: bool = False, **kwargs)
     return build_lightnet(MobileNetV2, variant, pretrained, width_mult=width_mult, **kwargs)
 
 
-def _cfg(**kwargs):
-    return dict(
-        url="", num_classes=1000, input_size=(3, 224, 224), pool_size=(7, 7), crop_pct=0.875,
-        interpolation="bilinear", mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD,
-        first_conv="stem.conv", classifier="classifier", paper_ids="arXiv:1801.04381", **kwargs)
-
-
+_cfg = partial(zoo_cfg, "arXiv:1801.04381")
 default_cfgs = generate_default_cfgs({
     "lo_mobilenetv2_035": _cfg(),
     "lo_mobilenetv2_050": _cfg(),

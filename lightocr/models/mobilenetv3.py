@@ -14,10 +14,9 @@ from functools import partial
 from typing import Sequence
 
 from torch import nn
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import generate_default_cfgs
 
-from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages
+from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages, zoo_cfg
 from ._registry import register_lightocr_model
 from .layers import ConvBnAct, IntOrPair, InvertedResidual, make_divisible
 
@@ -107,13 +106,7 @@ def _create_timm_bn(variant: str, arch: str, width_mult: float, pretrained: bool
     return _create(variant, arch, width_mult, pretrained, **kwargs)
 
 
-def _cfg(**kwargs):
-    return dict(
-        url="", num_classes=1000, input_size=(3, 224, 224), pool_size=(7, 7), crop_pct=0.875,
-        interpolation="bilinear", mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD,
-        first_conv="stem.conv", classifier="classifier", paper_ids="arXiv:1905.02244", **kwargs)
-
-
+_cfg = partial(zoo_cfg, "arXiv:1905.02244")
 default_cfgs = generate_default_cfgs({
     "lo_mobilenetv3_large_050": _cfg(),
     "lo_mobilenetv3_large_075": _cfg(),

@@ -13,7 +13,8 @@ SCHEDULERS = ("cosine", "constant")
 
 class BaseTask(LightningModule):
     """Optimizer (AdamW by default; no weight decay on norms and biases) and a per-step schedule:
-    linear warmup over ``warmup_steps``, then cosine decay to ``min_lr_ratio * lr`` at the last step."""
+    linear warmup over ``warmup_steps``, then cosine decay to ``min_lr_ratio * lr`` at the last step.
+    ``channels_last`` keeps weights and input images in NHWC memory format."""
 
     def __init__(
             self,
@@ -24,14 +25,23 @@ class BaseTask(LightningModule):
             scheduler: str = "cosine",
             warmup_steps: int = 200,
             min_lr_ratio: float = 0.01,
+            channels_last: bool = False,
     ):
         super().__init__()
+        self.channels_last = channels_last
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
         self.optimizer_name, self.lr, self.weight_decay, self.momentum = optimizer, lr, weight_decay, momentum
         self.scheduler_name, self.warmup_steps, self.min_lr_ratio = scheduler, warmup_steps, min_lr_ratio
+
+    def setup(self, stage: str) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def prepare_images(self, images: torch.Tensor) -> torch.Tensor:
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
     def configure_optimizers(self):
         decay, no_decay = [], []

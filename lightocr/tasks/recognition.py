@@ -28,6 +28,8 @@ class TextRecognitionTask(BaseTask):
     ``neck_kwargs``), never an injected module, so ``load_from_checkpoint`` rebuilds it from the checkpoint.
     ``charset``, ``case_sensitive`` and ``in_chans`` come from the data module (linked by the CLI).
 
+    ``val/score`` (the metric the shared ``ModelCheckpoint`` keeps the best of) is the exact word accuracy.
+
     Samples the data side skipped, and labels too long for the image's time steps, are counted (logged as
     ``data/skipped_*``) and reported once per kind with examples; training goes on with the rest.
     """
@@ -37,7 +39,7 @@ class TextRecognitionTask(BaseTask):
             charset: Optional[Sequence[str]] = None,
             case_sensitive: bool = True,
             in_chans: int = 3,
-            backbone: str = "lo_mobilenetv3_large_050",
+            backbone: str = "lo_mobilenetv3_small_100",
             backbone_kwargs: Optional[Dict[str, Any]] = None,
             level: int = -1,
             stage_strides: Optional[List[Any]] = None,
@@ -45,15 +47,10 @@ class TextRecognitionTask(BaseTask):
             neck_kwargs: Optional[Dict[str, Any]] = None,
             head_dropout: float = 0.0,
             beam_width: int = 1,
-            optimizer: str = "adamw",
-            lr: float = 1e-3,
-            weight_decay: float = 0.05,
-            momentum: float = 0.9,
-            scheduler: str = "cosine",
-            warmup_steps: int = 200,
-            min_lr_ratio: float = 0.01,
+            **kwargs: Any,
     ):
-        super().__init__(optimizer, lr, weight_decay, momentum, scheduler, warmup_steps, min_lr_ratio)
+        """``kwargs``: the optimizer, schedule and ``channels_last`` settings of ``BaseTask``."""
+        super().__init__(**kwargs)
         if charset is None:
             raise ValueError("TextRecognitionTask needs a charset: the CLI links it from the data module; in Python "
                              "pass charset=datamodule.charset_symbols")
@@ -70,7 +67,7 @@ class TextRecognitionTask(BaseTask):
         self._reported_kinds: set = set()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(images)
+        return self.model(self.prepare_images(images))
 
     # bad samples ------------------------------------------------------------------------------------
     def _note_skipped(self, kind: str, examples: List[str]) -> None:
@@ -118,24 +115,41 @@ class TextRecognitionTask(BaseTask):
         self._log_skipped()
         return loss
 
-    def _evaluate(self, batch: Dict, metrics: MetricCollection, prefix: str) -> None:
+    def _evaluate(self, batch: Dict, metrics: MetricCollection, prefix: str) -> Optional[Dict[str, Any]]:
+        """Loss and metrics of a batch; returns the images, labels and predictions (for sample tables)."""
         usable = self._usable(batch)
         if usable is None:
-            return
+            return None
         logits = self(usable["images"])
         lengths = usable["lengths"].clamp(max=logits.shape[1])
         loss = self.loss(logits, usable["targets"], lengths)
-        predictions = [p.text for p in self.decoder(logits, lengths.cpu())]
-        metrics.update(predictions, usable["labels"])
+        predictions = self.decoder(logits, lengths.cpu())
+        metrics.update([p.text for p in predictions], usable["labels"])
         batch_size = len(usable["targets"])
         self.log(f"{prefix}loss", loss, batch_size=batch_size, sync_dist=True)
         self.log_dict(metrics, batch_size=batch_size, prog_bar=prefix == "val/")
+        # the main metric, under the name the shared checkpoint callback monitors
+        self.log(f"{prefix}score", metrics["word_acc"], batch_size=batch_size)
+        return dict(images=usable["images"], labels=usable["labels"], predictions=predictions)
 
-    def validation_step(self, batch: Dict, batch_idx: int) -> None:
-        self._evaluate(batch, self.val_metrics, "val/")
+    def validation_step(self, batch: Dict, batch_idx: int) -> Optional[Dict[str, Any]]:
+        return self._evaluate(batch, self.val_metrics, "val/")
 
-    def test_step(self, batch: Dict, batch_idx: int) -> None:
-        self._evaluate(batch, self.test_metrics, "test/")
+    def test_step(self, batch: Dict, batch_idx: int) -> Optional[Dict[str, Any]]:
+        return self._evaluate(batch, self.test_metrics, "test/")
+
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        """Refuse, before any weight is touched, a checkpoint of another task or another charset."""
+        saved = checkpoint.get("hyper_parameters", {})
+        if "charset" not in saved:
+            raise ValueError("this checkpoint is not from a TextRecognitionTask (its hyperparameters have no charset)")
+        if list(saved["charset"]) != self.charset.symbols:
+            theirs, ours = "".join(saved["charset"]), "".join(self.charset.symbols)
+            raise ValueError(f"checkpoint charset differs from the data's: checkpoint {len(theirs)} symbols "
+                             f"{theirs[:40]!r}..., data {len(ours)} symbols {ours[:40]!r}...")
+        for key in ("backbone", "neck", "in_chans"):
+            if key in saved and saved[key] != self.hparams[key]:
+                raise ValueError(f"checkpoint {key}={saved[key]!r} differs from this run's {key}={self.hparams[key]!r}")
 
     def predict_step(self, batch: Dict, batch_idx: int) -> List[Dict[str, Any]]:
         if not batch["keys"]:

@@ -1,0 +1,209 @@
+"""Real training jobs on the CPU: W&B offline records, 2-process DDP, bf16-mixed, exact resume, bad checkpoints."""
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Callback, Trainer, seed_everything
+from lightning.pytorch.callbacks import EMAWeightAveraging
+
+from lightocr.callbacks import LastCheckpointOnExit
+from lightocr.data import SyntheticTextSource, TextRecognitionDataModule
+from lightocr.tasks import TextRecognitionTask
+from .tasks.test_recognition import InterruptAt, tiny_data, tiny_task
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "crnn_mobilenetv3.yaml"
+
+
+def sources(size, seed):
+    return json.dumps([dict(class_path="lightocr.data.SyntheticTextSource",
+                            init_args=dict(size=size, seed=seed, max_length=5, font_dirs=[]))])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(subcommand, run_dir, *extra, env=None):
+    command = [sys.executable, "-m", "lightocr", subcommand, "--config", str(CONFIG),
+               f"--trainer.default_root_dir={run_dir}", f"--trainer.logger.init_args.save_dir={run_dir}",
+               "--trainer.enable_progress_bar=false", "--model.init_args.backbone=lo_mobilenetv3_small_050",
+               "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+               "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+               f"--data.init_args.train_sources={sources(64, 0)}", f"--data.init_args.val_sources={sources(16, 1)}",
+               *extra]
+    environment = dict(os.environ, PYTHONPATH=str(ROOT), MASTER_PORT=str(free_port()), **(env or {}))
+    result = subprocess.run(command, capture_output=True, text=True, cwd=run_dir, env=environment, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def read_wandb_records(run_dir: Path):
+    """Parse a run's ``.wandb`` transaction log: a 7-byte ``:W&B`` header, then LevelDB-log records (32 KiB
+    blocks; each chunk has a 7-byte header: CRC32, length, type FULL/FIRST/MIDDLE/LAST) of protobuf Records."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = next(run_dir.glob("*.wandb")).read_bytes()
+    assert data[:4] == b":W&B"
+    block, position, pending, payloads = 32768, 7, b"", []
+    while position + 7 <= len(data):
+        left = block - position % block
+        if left < 7:
+            position += left
+            continue
+        _, length, kind = struct.unpack("<IHB", data[position:position + 7])
+        position += 7
+        if kind == 0:  # zero padding up to the end of the block
+            position += left - 7
+            continue
+        chunk, position = data[position:position + length], position + length
+        if kind == 1:
+            payloads.append(chunk)
+        elif kind == 2:
+            pending = chunk
+        elif kind == 3:
+            pending += chunk
+        else:
+            payloads.append(pending + chunk)
+    records = []
+    for payload in payloads:
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(payload)
+        records.append(record)
+    return records
+
+
+def test_wandb_offline_without_credentials(tmp_path):
+    env = {"HOME": str(tmp_path), "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none"), "WANDB_MODE": ""}
+    result = cli("fit", tmp_path, "--trainer.max_steps=4", "--trainer.val_check_interval=2",
+                 "--trainer.log_every_n_steps=1", env=env)
+    assert "wandb sync" in result.stdout + result.stderr
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    records = read_wandb_records(runs[0])
+    history = [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
+               for r in records if r.WhichOneof("record_type") == "history"]
+    keys = set().union(*history)
+    assert {"train/loss", "val/word_acc", "val/cer", "lr-AdamW/pg1"} <= keys
+    config = [r.config for r in records if r.WhichOneof("record_type") == "config"]
+    config_keys = {item.key for c in config for item in c.update}
+    assert {"trainer", "model", "data"} <= config_keys  # the full resolved config
+    tables = list(runs[0].glob("files/media/table/val/samples_*.table.json"))
+    assert tables
+    table = json.loads(tables[-1].read_text())
+    assert table["columns"] == ["image", "label", "prediction", "confidence", "correct"]
+    assert len(table["data"]) == 16
+
+
+def test_ddp_two_processes_agree(tmp_path):
+    weights = tmp_path / "weights"
+    callbacks = json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(weights))),
+                            dict(class_path="lightocr.callbacks.LastCheckpointOnExit")])
+    cli("fit", tmp_path, "--trainer.max_steps=3", "--trainer.limit_val_batches=0", "--trainer.strategy=ddp",
+        "--trainer.devices=2", "--trainer.accelerator=cpu", f"--trainer.callbacks={callbacks}",
+        "--trainer.logger=false", env={"WANDB_MODE": "disabled"})
+    rank0, rank1 = (torch.load(weights / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert rank0.keys() == rank1.keys()
+    task = tiny_task(tiny_data())
+    parameters = {name for name, _ in task.named_parameters()}
+    for key in parameters:
+        assert torch.equal(rank0[key], rank1[key]), key
+    # BatchNorm running statistics are each rank's own (DDP broadcasts rank 0's before every forward; the last
+    # update stays local); SyncBatchNorm, which would share them, is GPU-only in PyTorch
+    differing = {key for key in rank0 if not torch.equal(rank0[key], rank1[key])}
+    assert differing and all(key.endswith(("running_mean", "running_var")) for key in differing)
+    checkpoint = next(tmp_path.rglob("last.ckpt"))
+    metrics = {}
+    for devices in (1, 2):
+        path = tmp_path / f"metrics{devices}.json"
+        dump = json.dumps([dict(class_path="tests.jobs_helpers.DumpMetrics", init_args=dict(path=str(path)))])
+        cli("validate", tmp_path, f"--ckpt_path={checkpoint}", f"--trainer.devices={devices}",
+            "--trainer.strategy=" + ("ddp" if devices == 2 else "auto"), "--trainer.accelerator=cpu",
+            f"--trainer.callbacks={dump}", "--trainer.logger=false", env={"WANDB_MODE": "disabled"})
+        metrics[devices] = json.loads(path.read_text())
+    for key in ("val/word_acc", "val/cer", "val/ned"):
+        assert metrics[2][key] == pytest.approx(metrics[1][key], abs=1e-6), key
+
+
+class CheckLoss(Callback):
+    def __init__(self):
+        self.losses = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.losses.append(outputs["loss"].detach())
+
+
+def test_bf16_mixed_end_to_end(tmp_path):
+    data = tiny_data()
+    check = CheckLoss()
+    trainer = Trainer(default_root_dir=tmp_path, accelerator="cpu", precision="bf16-mixed", max_steps=3,
+                      limit_val_batches=2, val_check_interval=3, logger=False, enable_progress_bar=False,
+                      callbacks=[check])
+    task = tiny_task(data)
+    trainer.fit(task, datamodule=data)
+    assert len(check.losses) == 3
+    assert all(loss.dtype == torch.float32 and torch.isfinite(loss) for loss in check.losses)
+    assert "val/word_acc" in trainer.callback_metrics
+
+
+def run_until(tmp_path, max_steps, interrupt=None, ckpt_path=None, ema=False):
+    seed_everything(0, workers=True)
+    data = tiny_data()
+    task = tiny_task(data)
+    # the interruption comes after the step's EMA update, as a Ctrl-C between two steps would
+    callbacks = [LastCheckpointOnExit()] + ([EMAWeightAveraging(decay=0.9)] if ema else []) + (
+        [InterruptAt(interrupt)] if interrupt else [])
+    trainer = Trainer(default_root_dir=tmp_path, accelerator="cpu", max_steps=max_steps, limit_val_batches=0,
+                      deterministic=True, logger=False, enable_progress_bar=False, callbacks=callbacks)
+    if interrupt:
+        with pytest.raises(SystemExit):  # Ctrl-C: Lightning saves what it must, then exits
+            trainer.fit(task, datamodule=data, ckpt_path=ckpt_path)
+    else:
+        trainer.fit(task, datamodule=data, ckpt_path=ckpt_path)
+    return task, trainer
+
+
+@pytest.mark.parametrize("ema", [False, True], ids=["plain", "ema"])
+def test_resume_gives_the_same_weights(tmp_path, ema):
+    # 32 samples / batch 4 = 8 steps an epoch: stop mid-epoch at 5, finish at 10 (into the second epoch)
+    straight, _ = run_until(tmp_path / "a", 10, ema=ema)
+    run_until(tmp_path / "b", 10, interrupt=5, ema=ema)
+    last = tmp_path / "b" / "checkpoints" / "last.ckpt"
+    state = torch.load(last, weights_only=False)
+    assert state["global_step"] == 5 and state["optimizer_states"] and state["lr_schedulers"]
+    assert state["TextRecognitionDataModule"] == {"epoch": 0, "batches": 5}
+    resumed, trainer = run_until(tmp_path / "b", 10, ckpt_path=str(last), ema=ema)
+    assert trainer.global_step == 10
+    for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=0, atol=0, msg=key)
+
+
+def test_checkpoint_of_another_charset_is_refused(tmp_path):
+    _, trainer = run_until(tmp_path, 2)
+    other = TextRecognitionDataModule(charset="digits", batch_size=4, num_workers=0,
+                                      train_sources=[SyntheticTextSource(size=16, alphabet="0123", font_dirs=[])],
+                                      val_sources=[])
+    task = TextRecognitionTask(charset=other.charset_symbols, backbone="lo_mobilenetv3_small_050",
+                               neck_kwargs=dict(hidden_size=16))
+    refit = Trainer(default_root_dir=tmp_path / "x", accelerator="cpu", max_steps=4, logger=False,
+                    enable_progress_bar=False)
+    with pytest.raises(ValueError, match="checkpoint charset differs"):
+        refit.fit(task, datamodule=other, ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"))
+
+
+def test_corrupt_checkpoint_is_named_before_training(tmp_path):
+    bad = tmp_path / "broken.ckpt"
+    bad.write_bytes(b"\x00" * 100)
+    command = [sys.executable, "-m", "lightocr", "fit", "--config", str(CONFIG), f"--ckpt_path={bad}"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path,
+                            env=dict(os.environ, WANDB_MODE="disabled"))
+    assert result.returncode != 0
+    assert f"cannot read checkpoint {bad}" in result.stderr
