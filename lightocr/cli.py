@@ -7,6 +7,7 @@ IMAGE...`` prints ``path<TAB>text<TAB>confidence`` for each image.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -67,10 +68,10 @@ class LightOCRCLI(LightningCLI):
         config = self._run_config()
         logger = config.get("trainer", {}).get("logger")
         loggers = logger if isinstance(logger, list) else [logger]
-        if any("Wandb" in str(getattr(item, "class_path", "")) for item in loggers if item):
-            save_dir = next((item.init_args.get("save_dir") for item in loggers
-                             if item and "Wandb" in str(item.class_path)), None)
-            ensure_wandb_mode(save_dir)
+        wandb_loggers = [item for item in loggers if "Wandb" in str(getattr(item, "class_path", ""))]
+        if wandb_loggers:
+            ensure_wandb_mode(wandb_loggers[0].init_args.get("save_dir"))
+        check_cpu_devices(config.get("trainer", {}))
 
     def parse_arguments(self, parser, args) -> None:
         super().parse_arguments(parser, args)
@@ -78,6 +79,17 @@ class LightOCRCLI(LightningCLI):
         checkpoint = self._run_config().get("ckpt_path")
         if checkpoint and checkpoint not in ("last", "best", "hpc", "registry"):
             check_checkpoint_file(checkpoint)
+
+
+def check_cpu_devices(trainer_config) -> None:
+    """On the CPU, Lightning starts one DDP process per device whatever the core count: refuse more processes
+    than cores (GPUs are checked by Lightning itself)."""
+    accelerator, devices = trainer_config.get("accelerator", "auto"), trainer_config.get("devices", "auto")
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    cores = os.cpu_count() or 1
+    if on_cpu and isinstance(devices, int) and devices > cores:
+        raise SystemExit(f"trainer.devices={devices} asks for {devices} CPU processes, but this machine has {cores} "
+                         f"cores; use at most {cores} (or a GPU accelerator)")
 
 
 def check_checkpoint_file(path: str) -> None:
@@ -115,7 +127,6 @@ def load_task(checkpoint: str, map_location: str = "cpu"):
 
 
 def read_main(argv: List[str]) -> int:
-    from PIL import Image  # noqa: F401
     from .data.dataset import TextLineDataset
     from .data.datamodule import ImageFilesSource
     from .data.transforms import LineCollator
