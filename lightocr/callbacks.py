@@ -1,10 +1,11 @@
 """Callbacks shared by every task."""
-from __future__ import annotations
-
 import os
+from pathlib import Path
+from typing import Optional, TextIO
 
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 
 class LastCheckpointOnExit(Callback):
@@ -60,3 +61,41 @@ class PredictionSamples(Callback):
                 import wandb
                 logger.log_table(self.key, columns=["image", "label", "prediction", "confidence", "correct"],
                                  data=[[wandb.Image(r[0]), *r[1:]] for r in self._rows], step=trainer.global_step)
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Write what ``lightning predict`` reads to a file, one ``path<TAB>text<TAB>confidence`` line per image, as
+    ``lightocr read`` prints them; unreadable images are named in a warning and left out.
+
+    ``output``: the file (default: ``predictions.tsv`` in the run folder). Under DDP each process writes its
+    own share to ``<output>.rank<r>``.
+    """
+
+    def __init__(self, output: Optional[str] = None):
+        super().__init__(write_interval="batch")
+        self.output = output
+        self._file: Optional[TextIO] = None
+        self.path: Optional[Path] = None
+        self.skipped = 0
+
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        path = Path(self.output or os.path.join(trainer.default_root_dir, "predictions.tsv"))
+        if trainer.world_size > 1:
+            path = path.with_name(f"{path.name}.rank{trainer.global_rank}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.skipped = path, 0
+        self._file = path.open("w", encoding="utf-8")
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx,
+                           dataloader_idx=0) -> None:
+        for row in prediction:
+            self._file.write(f"{row['key']}\t{row['text']}\t{row['confidence']:.4f}\n")
+        for skipped in batch.get("skipped", []):
+            self.skipped += 1
+            rank_zero_warn(f"not read: {skipped.key}: {skipped.reason}")
+
+    def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            rank_zero_info(f"predictions: {self.path}" + (f" ({self.skipped} images not read)" if self.skipped else ""))

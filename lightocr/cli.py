@@ -1,31 +1,35 @@
 """Command lines.
 
 ``lightning`` (and ``python -m lightocr`` / ``lightocr`` with a Lightning subcommand) runs LightningCLI:
-``fit``, ``validate``, ``test``, ``predict`` with ``--config configs/<name>.yaml``. ``lightocr read --ckpt CKPT
-IMAGE...`` prints ``path<TAB>text<TAB>confidence`` for each image.
+``fit``, ``validate``, ``test``, ``predict`` with ``--config configs/<name>.yaml``, each launch in its own run
+folder (``lightocr.runs``). ``lightocr read --ckpt CKPT IMAGE...`` prints ``path<TAB>text<TAB>confidence`` for
+each image, shaping the images as the checkpoint was trained.
 """
-from __future__ import annotations
 
 import argparse
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import torch
 import yaml
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities import rank_zero_info
 
 from .loggers import ensure_wandb_mode
+from .runs import (LAST, RUN_DIR_ENV, WANDB_ID_ENV, inherited_run, latest_resumable, new_version, new_wandb_id,
+                   run_of_checkpoint, wandb_run_id)
 
 
 # What every task's run gets unless its YAML says otherwise: W&B logging (offline without credentials), the
 # best checkpoint by the task's main validation metric (``val/score``) plus ``last.ckpt`` (also on Ctrl-C,
-# max_steps and max_time), the learning rate in the logs, and a table of sample predictions.
+# max_steps and max_time), the learning rate in the logs, a table of sample predictions, and the predictions of
+# ``lightning predict`` in a file. Where each run writes is set per launch (``lightocr.runs``).
 SHARED_TRAINER_DEFAULTS = {
     "trainer.logger": dict(class_path="lightning.pytorch.loggers.WandbLogger",
-                           init_args=dict(project="lightocr", save_dir="runs", log_model=False)),
+                           init_args=dict(project="lightocr", log_model=False)),
     "trainer.callbacks": [
         dict(class_path="lightning.pytorch.callbacks.ModelCheckpoint",
              init_args=dict(monitor="val/score", mode="max", save_last=True, auto_insert_metric_name=False,
@@ -33,12 +37,17 @@ SHARED_TRAINER_DEFAULTS = {
         dict(class_path="lightning.pytorch.callbacks.LearningRateMonitor", init_args=dict(logging_interval="step")),
         dict(class_path="lightocr.callbacks.LastCheckpointOnExit"),
         dict(class_path="lightocr.callbacks.PredictionSamples"),
+        dict(class_path="lightocr.callbacks.PredictionWriter"),
     ],
 }
+# what a resumed run must share with the run that wrote its checkpoint (the network and the data's shape)
+RESUME_MUST_MATCH = ("backbone", "backbone_kwargs", "level", "stage_strides", "neck", "neck_kwargs", "in_chans",
+                     "charset", "case_sensitive", "input_geometry")
 
 
 class LoggedConfigCallback(SaveConfigCallback):
-    """Save ``config.yaml`` as LightningCLI does, and log the full resolved config to W&B runs."""
+    """Save ``config.yaml`` in the run folder as LightningCLI does, log the full resolved config to W&B runs,
+    and note in every checkpoint which config files wrote it."""
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         from lightning.pytorch.loggers import WandbLogger
@@ -49,55 +58,180 @@ class LoggedConfigCallback(SaveConfigCallback):
             for logger in loggers:
                 logger.experiment.config.update(config, allow_val_change=True)
 
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
+        checkpoint["lightocr_config"] = [str(path) for path in self.config.get("config") or []]
+
 
 class LightOCRCLI(LightningCLI):
-    """LightningCLI with the data module's charset and image channels linked into the task, W&B offline
-    without credentials, and checkpoint files checked before a run starts."""
+    """LightningCLI with the data module's charset, channels and input geometry linked into the task, one run
+    folder per launch (``lightocr.runs``), W&B offline without credentials, and checkpoints and device counts
+    checked before a run starts."""
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.set_defaults(SHARED_TRAINER_DEFAULTS)
         parser.link_arguments("data.charset_symbols", "model.init_args.charset", apply_on="instantiate")
         parser.link_arguments("data.case_sensitive", "model.init_args.case_sensitive", apply_on="instantiate")
+        parser.link_arguments("data.input_geometry", "model.init_args.input_geometry", apply_on="instantiate")
         parser.link_arguments("data.init_args.channels", "model.init_args.in_chans", apply_on="parse")
 
     def _run_config(self):
         subcommand = self.config.get("subcommand")
         return self.config.get(subcommand) if subcommand else self.config
 
-    def before_instantiate_classes(self) -> None:
+    def _run_root(self) -> Path:
+        """``trainer.default_root_dir``, else ``runs/<name of the first config file>``."""
         config = self._run_config()
-        logger = config.get("trainer", {}).get("logger")
-        loggers = logger if isinstance(logger, list) else [logger]
-        wandb_loggers = [item for item in loggers if "Wandb" in str(getattr(item, "class_path", ""))]
-        if wandb_loggers:
-            ensure_wandb_mode(wandb_loggers[0].init_args.get("save_dir"))
-        check_cpu_devices(config.get("trainer", {}))
+        if config.trainer.get("default_root_dir"):
+            return Path(config.trainer.default_root_dir)
+        files = config.get("config") or []
+        return Path("runs") / (Path(str(files[0])).stem if files else "lightocr")
 
     def parse_arguments(self, parser, args) -> None:
         super().parse_arguments(parser, args)
         # before LightningCLI reads the checkpoint's hyperparameters, and before any training
-        checkpoint = self._run_config().get("ckpt_path")
-        if checkpoint and checkpoint not in ("last", "best", "hpc", "registry"):
-            check_checkpoint_file(checkpoint)
+        config = self._run_config()
+        checkpoint = config.get("ckpt_path")
+        self.resume_dir: Optional[Path] = None
+        if checkpoint in ("last", "auto"):
+            previous = latest_resumable(self._run_root())
+            if previous is None and checkpoint == "last":
+                raise SystemExit(
+                    f"--ckpt_path last: no earlier run under {self._run_root()} has checkpoints/last.ckpt. Leave out "
+                    f"--ckpt_path to start a new run, or use --ckpt_path auto to resume when there is one.")
+            config.ckpt_path = str(previous / LAST) if previous else None
+            self.resume_dir = previous
+        elif checkpoint and checkpoint not in ("best", "hpc", "registry"):
+            self.resume_dir = run_of_checkpoint(Path(checkpoint), self._run_root())
+        if config.get("ckpt_path") and config.ckpt_path not in ("best", "hpc", "registry"):
+            state = check_checkpoint_file(config.ckpt_path)
+            if self.config.get("subcommand") == "fit":
+                check_same_setup(config, config.ckpt_path, state)
+            else:
+                use_checkpoint_geometry(config, state)
+
+    def before_instantiate_classes(self) -> None:
+        config = self._run_config()
+        check_cpu_devices(config.get("trainer", {}))
+        if self.subcommand is not None:  # a real run (not run=False): give it its folder
+            self.run_dir = self._prepare_run_folder(config)
+
+    def _prepare_run_folder(self, config) -> Path:
+        """Choose (or inherit, in a DDP worker) the run folder and point the logger and the callbacks at it."""
+        inherited = inherited_run()
+        resuming = self.subcommand == "fit" and self.resume_dir is not None
+        run_dir = inherited or (self.resume_dir if resuming else new_version(self._run_root()))
+        wandb_id = os.environ.get(WANDB_ID_ENV) if inherited else (
+            (wandb_run_id(run_dir) if resuming else None) or new_wandb_id())
+        os.environ[RUN_DIR_ENV], os.environ[WANDB_ID_ENV] = str(run_dir), wandb_id
+        config.trainer.default_root_dir = str(run_dir)
+        logger = config.trainer.get("logger")
+        for item in logger if isinstance(logger, list) else [logger]:
+            init_args = getattr(item, "init_args", None)
+            kind = str(getattr(item, "class_path", ""))
+            if init_args is None:
+                continue
+            if kind.endswith("WandbLogger"):
+                if init_args.save_dir in (None, "", "."):  # WandbLogger's default: the working directory
+                    init_args.save_dir = str(run_dir)
+                init_args.name = init_args.name or f"{run_dir.parent.name}/{run_dir.name}"
+                init_args.id = init_args.id or wandb_id
+                init_args.resume = init_args.resume or ("allow" if resuming else None)
+                ensure_wandb_mode(init_args.save_dir)
+            elif kind.endswith(("TensorBoardLogger", "CSVLogger")):
+                init_args.save_dir, init_args.name, init_args.version = str(run_dir.parent), "", run_dir.name
+        for callback in config.trainer.get("callbacks") or []:
+            if str(getattr(callback, "class_path", "")).endswith("ModelCheckpoint") and not callback.init_args.dirpath:
+                callback.init_args.dirpath = str(run_dir / "checkpoints")
+        if inherited is None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            rank_zero_info(f"run folder: {run_dir}" + (f" (resuming {config.ckpt_path})" if resuming else ""))
+        return run_dir
+
+
+def _plain(value):
+    """Namespaces, tuples and lists as plain dicts and lists, for comparing a config with saved values."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def data_view(config) -> Dict[str, object]:
+    """The charset and input geometry a config's data module would give the task (without building it)."""
+    from .data.transforms import LineGeometry
+    from .ocr.charset import Charset
+
+    data = config.data.get("init_args") or {}
+    charset = Charset.from_spec(data.get("charset", "alnum36"), data.get("case_sensitive"))
+    geometry = LineGeometry(**{k: data[k] for k in ("height", "max_width", "channels", "pad_to") if k in data})
+    return dict(charset=charset.symbols, case_sensitive=charset.case_sensitive, input_geometry=geometry.as_dict())
+
+
+def check_same_setup(config, checkpoint: str, state: dict) -> None:
+    """Refuse to resume a checkpoint whose network or data shape differs from this run's config, naming both
+    configs and the first differences (the checkpoint's hyperparameters would otherwise replace the config's)."""
+    saved = state.get("hyper_parameters") or {}
+    if not saved:
+        return
+    ours = dict(_plain(config.model.get("init_args") or {}))
+    ours.update(data_view(config))
+    differences = [f"{key}: checkpoint {_plain(saved[key])!r}, config {ours[key]!r}" for key in RESUME_MUST_MATCH
+                   if key in saved and key in ours and _plain(saved[key]) != ours[key]]
+    if differences:
+        theirs = ", ".join(state.get("lightocr_config") or []) or "an unknown config"
+        mine = ", ".join(str(p) for p in config.get("config") or []) or "the command line"
+        raise SystemExit(
+            f"cannot resume {checkpoint}: it was written by a run of {theirs}, and this run's config ({mine}) "
+            f"differs in " + "; ".join(differences[:3]) + ". Resume with the config that wrote it, or start a new "
+            f"run without --ckpt_path.")
+
+
+def use_checkpoint_geometry(config, state: dict) -> None:
+    """``validate``, ``test`` and ``predict`` shape their inputs as the checkpoint was trained."""
+    geometry = (state.get("hyper_parameters") or {}).get("input_geometry")
+    data = config.get("data", {}).get("init_args")
+    if not geometry or data is None:
+        return
+    for key in ("height", "max_width", "channels", "pad_to"):
+        if key in data and data[key] != geometry[key]:
+            rank_zero_info(f"data.{key}={data[key]!r} replaced by the checkpoint's {geometry[key]!r}")
+        data[key] = geometry[key]
+
+
+def requested_devices(devices) -> Optional[int]:
+    """How many processes ``trainer.devices`` asks for (an int, ``"3"``, ``"0,1"``, a list), or None for auto."""
+    if isinstance(devices, str):
+        devices = devices.strip()
+        if devices == "auto" or devices == "-1":
+            return None
+        devices = [d for d in devices.split(",") if d.strip()] if "," in devices else int(devices)
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    return devices if isinstance(devices, int) and devices > 0 else None
 
 
 def check_cpu_devices(trainer_config) -> None:
     """On the CPU, Lightning starts one DDP process per device whatever the core count: refuse more processes
     than cores (GPUs are checked by Lightning itself)."""
-    accelerator, devices = trainer_config.get("accelerator", "auto"), trainer_config.get("devices", "auto")
+    accelerator = trainer_config.get("accelerator", "auto")
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
     cores = os.cpu_count() or 1
-    if on_cpu and isinstance(devices, int) and devices > cores:
+    devices = requested_devices(trainer_config.get("devices", "auto"))
+    if on_cpu and devices is not None and devices > cores:
         raise SystemExit(f"trainer.devices={devices} asks for {devices} CPU processes, but this machine has {cores} "
                          f"cores; use at most {cores} (or a GPU accelerator)")
 
 
-def check_checkpoint_file(path: str) -> None:
-    """Fail now, naming the file, if a checkpoint is missing or unreadable (not ten minutes into a run)."""
+def check_checkpoint_file(path: str) -> dict:
+    """Fail now, naming the file, if a checkpoint is missing or unreadable (not ten minutes into a run);
+    returns its contents (memory-mapped)."""
     if not Path(path).is_file():
         raise SystemExit(f"checkpoint not found: {path}")
     try:
-        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:
         raise SystemExit(f"cannot read checkpoint {path}: {type(error).__name__}: {error}")
 
@@ -114,8 +248,7 @@ def load_task(checkpoint: str, map_location: str = "cpu"):
     """Rebuild a task from a checkpoint read with ``weights_only=True`` (no arbitrary unpickling)."""
     from .tasks import TextRecognitionTask
 
-    check_checkpoint_file(checkpoint)
-    state = torch.load(checkpoint, map_location=map_location, weights_only=True)
+    state = check_checkpoint_file(checkpoint)
     if "hyper_parameters" not in state or "state_dict" not in state:
         raise SystemExit(f"{checkpoint} is not a lightocr Lightning checkpoint (no hyper_parameters/state_dict)")
     hparams = {k: v for k, v in state["hyper_parameters"].items() if not k.startswith("_")}
@@ -123,19 +256,18 @@ def load_task(checkpoint: str, map_location: str = "cpu"):
         raise SystemExit(f"{checkpoint} is not a text-recognition checkpoint (no charset in its hyperparameters)")
     task = TextRecognitionTask(**hparams)
     task.load_state_dict(state["state_dict"])
-    return task.eval()
+    return task.to(map_location).eval()
 
 
 def read_main(argv: List[str]) -> int:
-    from .data.dataset import TextLineDataset
-    from .data.datamodule import ImageFilesSource
-    from .data.transforms import LineCollator
+    from .data.sources import ImageFilesSource
+    from .tasks import read_lines
 
-    parser = argparse.ArgumentParser(prog="lightocr read", description="Read text lines with a trained checkpoint.")
+    parser = argparse.ArgumentParser(
+        prog="lightocr read", description="Read text lines with a trained checkpoint: one line per image, "
+        "path<TAB>text<TAB>confidence. Images are shaped as the checkpoint was trained (its input geometry).")
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning fit`")
     parser.add_argument("images", nargs="+", help="image files or folders")
-    parser.add_argument("--height", type=int, default=32)
-    parser.add_argument("--max-width", type=int, default=320)
     parser.add_argument("--beam-width", type=int, default=None, help="beam search width (default: the task's)")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
@@ -145,18 +277,13 @@ def read_main(argv: List[str]) -> int:
     source = ImageFilesSource(args.images)
     if len(source) == 0:
         raise SystemExit(f"no images found in {args.images}")
-    dataset = TextLineDataset(source, task.charset, args.height, args.max_width, task.hparams.in_chans,
-                              require_label=False)
-    collate = LineCollator(pad_to=None)
     failed = 0
-    with torch.inference_mode():
-        for start in range(0, len(dataset), args.batch_size):
-            batch = collate([dataset[i] for i in range(start, min(start + args.batch_size, len(dataset)))])
-            for skipped in batch["skipped"]:
-                print(f"{skipped.key}: {skipped.reason}", file=sys.stderr)
-                failed += 1
-            for row in task.predict_step(batch, 0):
-                print(f"{row['key']}\t{row['text']}\t{row['confidence']:.4f}")
+    for rows, batch in read_lines(task, source, args.batch_size):
+        for skipped in batch["skipped"]:
+            print(f"{skipped.key}: {skipped.reason}", file=sys.stderr)
+            failed += 1
+        for row in rows:
+            print(f"{row['key']}\t{row['text']}\t{row['confidence']:.4f}")
     return 1 if failed else 0
 
 

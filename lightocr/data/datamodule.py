@@ -1,26 +1,23 @@
-"""The text-recognition DataModule: sources, charset, image geometry and loaders, all set from YAML.
+"""The text-recognition DataModule: sources, charset, input geometry, augmentation and loaders, set from YAML.
 
-It owns the one ``Charset`` of a run; LightningCLI links ``charset_symbols``, ``case_sensitive`` and
-``channels`` into the task, so that the CTC head is sized from the data and never repeated in a config.
+It owns the one ``Charset`` and the one ``LineGeometry`` of a run; LightningCLI links ``charset_symbols``,
+``case_sensitive``, ``channels`` and ``input_geometry`` into the task, so that the CTC head is sized from the
+data, the checkpoint knows how its inputs were shaped, and no value is written twice in a config.
 """
-from __future__ import annotations
-
 import warnings
-from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import cv2
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import ConcatDataset, DataLoader
+from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
-from .dataset import TextLineDataset
-from .samplers import ResumableSampler, resume_position
-from .sources import MixedSource, TextSource, open_image
+from .dataset import LineCollator, TextLineDataset, check_on_error
+from .samplers import ResumableSampler, resume_position, warn_if_resharded
+from .sources import ImageFilesSource, MixedSource, TextSource
 from .synthetic import SyntheticTextSource
-from .transforms import LineCollator
+from .transforms import LineGeometry, default_augment
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
 
 
@@ -29,26 +26,16 @@ def _single_threaded_worker(worker_id: int) -> None:
     cv2.setNumThreads(1)
 
 
-class ImageFilesSource(TextSource):
-    """Unlabelled images (files, or every image in a folder) for prediction."""
-
-    def __init__(self, paths: List[str]):
-        super().__init__()
-        self.paths: List[str] = []
-        for path in map(Path, paths):
-            if path.is_dir():
-                self.paths.extend(sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
-            else:
-                self.paths.append(str(path))
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def load(self, index: int):
-        return open_image(self.paths[index], self.paths[index]), "", self.paths[index]
-
-    def describe(self) -> str:
-        return f"{len(self.paths)} images"
+def unique_names(sources: List[TextSource]) -> List[str]:
+    """The sources' names, with ``_2``, ``_3``, ... added where two would share one."""
+    names: List[str] = []
+    for source in sources:
+        name, number = source.name, 1
+        while name in names:
+            number += 1
+            name = f"{source.name}_{number}"
+        names.append(name)
+    return names
 
 
 class TextRecognitionDataModule(LightningDataModule):
@@ -57,16 +44,20 @@ class TextRecognitionDataModule(LightningDataModule):
     Args:
         charset: a preset (``digits``, ``alnum36``, ``alnum62``, ``printable``) or a dictionary file.
         case_sensitive: None: the preset's default (``alnum36`` is case-insensitive, the others are not).
-        channels: 1 (grayscale) or 3 (RGB); images are converted on load, and the model is built to match.
-        height, max_width: lines are scaled to ``height`` keeping their aspect ratio, wider ones squeezed.
-        pad_to: ``max`` pads every batch to ``max_width``; ``batch`` pads to the widest line of the batch.
+        channels, height, max_width, pad_to: the input geometry (``LineGeometry``): images are converted to
+            ``channels`` (1 grayscale, 3 RGB), scaled to ``height`` keeping their aspect ratio (wider ones
+            squeezed to ``max_width``), and a batch is padded to ``max_width`` (``max``) or to its widest line
+            (``batch``). The model is built to match, and its checkpoints keep the geometry for reading.
         train_sources, val_sources, test_sources: lists of sources (``class_path``/``init_args`` in YAML);
-            None gives synthetic lines (validation and test with their own seeds); ``[]`` gives no loader.
-            Several training sources are mixed by their ``ratio``.
+            None gives synthetic lines in the charset's symbols (validation and test with their own seeds);
+            ``[]`` gives no loader. Several training sources are mixed by their ``ratio``; each validation
+            source is also reported on its own (``val/<name>/...``).
         train_size: training samples per epoch when several sources are mixed (default: their total).
+        augment: distort training lines (``lightocr.data.transforms.default_augment``), every source alike.
+        augment_eval: distort validation and test lines too.
         predict_paths: image files or folders for ``predict``.
         on_error: ``skip`` a bad sample (counted, reported with examples) or ``raise`` at once.
-        seed: seed of the default synthetic sources and of the mixing table.
+        seed: seed of the default synthetic sources, the mixing, the shuffling and the augmentation.
     """
 
     def __init__(
@@ -83,28 +74,31 @@ class TextRecognitionDataModule(LightningDataModule):
             val_sources: Optional[List[TextSource]] = None,
             test_sources: Optional[List[TextSource]] = None,
             train_size: Optional[int] = None,
+            augment: bool = True,
+            augment_eval: bool = False,
             predict_paths: Optional[List[str]] = None,
             on_error: str = "skip",
             seed: int = 0,
     ):
         super().__init__()
-        if pad_to not in ("max", "batch"):
-            raise ValueError(f"pad_to must be 'max' or 'batch', got {pad_to!r}")
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+        check_on_error(on_error)
         self.charset = Charset.from_spec(charset, case_sensitive)
-        self.channels, self.height, self.max_width = channels, height, max_width
+        self.geometry = LineGeometry(height=height, max_width=max_width, channels=channels, pad_to=pad_to)
+        self.channels = channels
         self.batch_size, self.num_workers = batch_size, num_workers
         self.on_error = on_error
-        self.collate = LineCollator(pad_to=max_width if pad_to == "max" else None)
-        self.train_sources = ([SyntheticTextSource(seed=seed)] if train_sources is None else train_sources)
+        self.collate = LineCollator(self.geometry)
+        self.train_sources = [SyntheticTextSource(seed=seed)] if train_sources is None else train_sources
         self.val_sources = ([SyntheticTextSource(size=2000, seed=seed + VAL_SEED_OFFSET)]
                             if val_sources is None else val_sources)
         self.test_sources = ([SyntheticTextSource(size=2000, seed=seed + TEST_SEED_OFFSET)]
                              if test_sources is None else test_sources)
+        for source in self.train_sources + self.val_sources + self.test_sources:
+            source.use_charset(self.charset.symbols, self.charset.case_sensitive)
         self.train_size, self.seed = train_size, seed
+        self.augment, self.augment_eval = augment, augment_eval
         self.predict_paths = predict_paths or []
-        self._resume_from: Optional[Dict[str, int]] = None
+        self._resume_from: Dict[str, int] = {}
 
     # linked into the task by the CLI
     @property
@@ -115,10 +109,20 @@ class TextRecognitionDataModule(LightningDataModule):
     def case_sensitive(self) -> bool:
         return self.charset.case_sensitive
 
-    def _dataset(self, sources: List[TextSource], mixed_size: Optional[int] = None, require_label: bool = True):
+    @property
+    def input_geometry(self) -> Dict[str, Any]:
+        return self.geometry.as_dict()
+
+    @property
+    def val_source_names(self) -> List[str]:
+        """Names under which each validation source is reported (``val/<name>/word_acc``)."""
+        return unique_names(self.val_sources)
+
+    def _dataset(self, sources: List[TextSource], augment: bool, mixed_size: Optional[int] = None,
+                 require_label: bool = True) -> TextLineDataset:
         source = sources[0] if len(sources) == 1 else MixedSource(sources, size=mixed_size, seed=self.seed)
-        return TextLineDataset(source, self.charset, self.height, self.max_width, self.channels, self.on_error,
-                               require_label=require_label)
+        return TextLineDataset(source, self.charset, self.geometry, self.on_error, require_label=require_label,
+                               augment=default_augment() if augment else None, seed=self.seed)
 
     def _loader(self, dataset, sampler: Optional[ResumableSampler] = None) -> DataLoader:
         """Training loaders have a sampler (shuffled shards, full batches); evaluation ones run in order."""
@@ -129,33 +133,32 @@ class TextRecognitionDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if not self.train_sources:
             raise ValueError("no training data: data.train_sources is empty")
-        dataset = self._dataset(self.train_sources, self.train_size)
-        position = self._resume_from or {}
-        self._resume_from = None
-        sampler = ResumableSampler(dataset, seed=self.seed, epoch=position.get("epoch", 0),
-                                   skip=position.get("batches", 0) * self.batch_size)
-        if position:
+        dataset = self._dataset(self.train_sources, self.augment, self.train_size)
+        sampler = ResumableSampler(dataset, seed=self.seed)
+        if self._resume_from:
+            saved, self._resume_from = self._resume_from, {}
+            warn_if_resharded(saved, sampler.num_replicas)
+            sampler.resume(saved["epoch"], saved["samples"])
             # the sampler skips what was trained; Lightning cannot see that and would warn otherwise
             warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
         return self._loader(dataset, sampler)
 
     # the data position travels in the checkpoint, so that a resumed run continues the epoch where it stopped
     def state_dict(self) -> Dict[str, int]:
-        return resume_position(self.trainer) or {}
+        return resume_position(self.trainer, self.batch_size)
 
     def load_state_dict(self, state_dict: Dict[str, int]) -> None:
-        self._resume_from = dict(state_dict) or None
+        self._resume_from = dict(state_dict) if "samples" in state_dict else {}
 
-    def _evaluation_loader(self, sources: List[TextSource]):
-        if not sources:
-            return []
-        return self._loader(ConcatDataset([self._dataset([s]) for s in sources]))
+    def _evaluation_loaders(self, sources: List[TextSource]) -> List[DataLoader]:
+        """One loader per source, in order, so that each is scored on its own as well as pooled."""
+        return [self._loader(self._dataset([source], self.augment_eval)) for source in sources]
 
     def val_dataloader(self):
-        return self._evaluation_loader(self.val_sources)
+        return self._evaluation_loaders(self.val_sources)
 
     def test_dataloader(self):
-        return self._evaluation_loader(self.test_sources)
+        return self._evaluation_loaders(self.test_sources)
 
     def predict_dataloader(self) -> DataLoader:
         if not self.predict_paths:
@@ -163,4 +166,4 @@ class TextRecognitionDataModule(LightningDataModule):
         source = ImageFilesSource(self.predict_paths)
         if len(source) == 0:
             raise ValueError(f"no images found in data.predict_paths={self.predict_paths}")
-        return self._loader(self._dataset([source], require_label=False))
+        return self._loader(self._dataset([source], augment=False, require_label=False))

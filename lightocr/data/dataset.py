@@ -1,68 +1,120 @@
-"""A text-recognition dataset over any ``TextSource``: label checks, image conversion, and the skip policy.
+"""A text-recognition dataset over any ``TextSource``: label checks, image conversion, augmentation, the skip
+policy, and batching.
 
 A sample that cannot be used (an image that is missing or does not decode, an empty label, a label with
 symbols outside the charset) becomes a ``SkippedSample`` naming its key and the reason, which the collator
 leaves out of the batch and the task counts and reports. With ``on_error="raise"`` the same problem raises
 at once, naming the sample.
+
+Items are addressed by an index, or by ``(epoch, index)`` as the training sampler yields them: the epoch
+reaches the sources (generated lines change every epoch) and the augmentation seed, so every epoch sees new
+distortions, reproducibly.
 """
-from __future__ import annotations
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
-from dataclasses import dataclass
-from typing import Dict, Union
-
+import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from ..ocr.charset import Charset
 from .sources import TextSource
-from .transforms import resize_line
+from .transforms import LineGeometry, augment_line
 
 ON_ERROR = ("skip", "raise")
+# every kind of skipped sample, in a fixed order (counters are reduced across DDP ranks as one vector)
+SKIP_KINDS = ("image", "empty_label", "unknown_symbols", "too_long", "empty_batch")
 
 
 class BadSampleError(ValueError):
     """A sample that cannot be used, raised under ``on_error="raise"``."""
 
 
-@dataclass(frozen=True)
-class SkippedSample:
+class SkippedSample(NamedTuple):
+    """A sample left out of its batch. A named tuple of strings, so that Lightning moves batches holding it."""
     key: str
-    kind: str  # image, empty_label, unknown_symbols (the task adds too_long)
+    kind: str  # one of SKIP_KINDS
     reason: str
 
 
+def check_on_error(on_error: str) -> None:
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+
+
+def bad_sample(on_error: str, key: str, kind: str, reason: str) -> SkippedSample:
+    """The skip-or-raise policy in one place."""
+    if on_error == "raise":
+        raise BadSampleError(f"{key}: {reason} (set the data module's on_error to 'skip' to count and skip such "
+                             f"samples)")
+    return SkippedSample(key, kind, reason)
+
+
 class TextLineDataset(Dataset):
-    def __init__(self, source: TextSource, charset: Charset, height: int = 32, max_width: int = 320,
-                 channels: int = 3, on_error: str = "skip", require_label: bool = True):
-        if on_error not in ON_ERROR:
-            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+    """Samples ``{"image", "label", "key"}`` of a source, or ``SkippedSample``.
+
+    Args:
+        geometry: how images become tensors (``LineGeometry``).
+        augment: an albumentations pipeline applied before the geometry (training only), seeded by
+            ``(seed, epoch, index)``.
+        require_label: False for prediction (unlabelled images).
+    """
+
+    def __init__(self, source: TextSource, charset: Charset, geometry: Optional[LineGeometry] = None,
+                 on_error: str = "skip", require_label: bool = True, augment: Optional[Callable] = None,
+                 seed: int = 0):
+        check_on_error(on_error)
         if len(source) == 0:
             raise ValueError(f"{source.describe()} is empty")
         self.source, self.charset = source, charset
-        self.height, self.max_width, self.channels = height, max_width, channels
+        self.geometry = geometry or LineGeometry()
         self.on_error = on_error
         self.require_label = require_label
+        self.augment, self.seed = augment, seed
 
     def __len__(self) -> int:
         return len(self.source)
 
-    def _bad(self, key: str, kind: str, reason: str) -> SkippedSample:
-        if self.on_error == "raise":
-            raise BadSampleError(f"{key}: {reason} (set the data module's on_error to 'skip' to count and skip "
-                                 f"such samples)")
-        return SkippedSample(key, kind, reason)
-
-    def __getitem__(self, index: int) -> Union[Dict, SkippedSample]:
+    def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
+        epoch, index = item if isinstance(item, tuple) else (0, item)
         try:
-            image, label, key = self.source.load(index)
+            image, label, key = self.source.load(index, epoch)
         except (OSError, KeyError, ValueError) as error:
-            return self._bad(f"{self.source.describe()}[{index}]", "image", str(error))
+            key = self.source.key(index, epoch)
+            reason = str(error).strip("'\"")  # a KeyError's message comes quoted
+            return bad_sample(self.on_error, key, "image", reason.removeprefix(f"{key}: "))
         label = self.charset.normalize(label)
         if not label and self.require_label:
-            return self._bad(key, "empty_label", "empty label")
+            return bad_sample(self.on_error, key, "empty_label", "empty label")
         unknown = self.charset.unknown(label)
         if unknown:
-            return self._bad(key, "unknown_symbols",
-                             f"label {label!r} has symbols outside the charset: {''.join(unknown)!r}")
-        return dict(image=resize_line(image, self.height, self.max_width, self.channels), label=label, key=key)
+            return bad_sample(self.on_error, key, "unknown_symbols",
+                              f"label {label!r} has symbols outside the charset: {''.join(unknown)!r}")
+        if self.augment is not None:
+            seed = int(np.random.default_rng([self.seed, epoch, index]).integers(2 ** 31))
+            image = augment_line(self.augment, image, seed)
+        return dict(image=self.geometry.to_tensor(image), label=label, key=key)
+
+
+@dataclass
+class LineCollator:
+    """Batch samples as ``geometry`` pads them; a ``SkippedSample`` is left out and reported in the batch.
+
+    The batch: ``images`` ``(n, channels, height, width)``, ``widths`` (each line's width before padding),
+    ``labels``, ``keys`` and ``skipped``.
+    """
+    geometry: LineGeometry = field(default_factory=LineGeometry)
+
+    def __call__(self, samples: List) -> Dict:
+        kept = [s for s in samples if not isinstance(s, SkippedSample)]
+        skipped = [s for s in samples if isinstance(s, SkippedSample)]
+        if not kept:
+            return dict(images=torch.zeros(0, self.geometry.channels, self.geometry.height, 0),
+                        widths=torch.zeros(0, dtype=torch.long), labels=[], keys=[], skipped=skipped)
+        widths = [s["image"].shape[-1] for s in kept]
+        images = torch.zeros(len(kept), self.geometry.channels, self.geometry.height,
+                             self.geometry.batch_width(max(widths)))
+        for i, sample in enumerate(kept):
+            images[i, :, :, :widths[i]] = sample["image"]
+        return dict(images=images, widths=torch.tensor(widths), labels=[s["label"] for s in kept],
+                    keys=[s["key"] for s in kept], skipped=skipped)

@@ -1,43 +1,58 @@
 """Where text-line samples come from: LMDB, label files, synthetic rendering, and mixtures of them.
 
-A source maps an index to ``(image, label, key)``: a PIL image, its text, and a key that names the sample in
-error messages (the LMDB path and record, or the image path). Sources raise on bad samples; the dataset
-wrapper (``lightocr.data.dataset``) decides whether to skip and count them or to stop.
+A source maps an index (and the epoch) to ``(image, label, key)``: a PIL image, its text, and a key that names
+the sample in error messages (the LMDB path and record, or the image path). Sources raise on bad samples; the
+dataset wrapper (``lightocr.data.dataset``) decides whether to skip and count them or to stop. Stored sources
+give the same sample in every epoch; generated and mixed ones draw new samples each epoch.
 """
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 from PIL import Image
 
 Sample = Tuple[Image.Image, str, str]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 
 class TextSource:
-    """Base class: ``len(source)`` samples, ``source.load(i)`` returns ``(image, label, key)``.
+    """Base class: ``len(source)`` samples per epoch; ``source.load(i, epoch)`` returns ``(image, label, key)``.
 
     Args:
         ratio: this source's share when several training sources are mixed (relative to the others).
+        name: how metrics name this source when it validates (``val/<name>/word_acc``); default: derived
+            from the file name or the kind of source.
     """
 
-    def __init__(self, ratio: float = 1.0):
+    def __init__(self, ratio: float = 1.0, name: Optional[str] = None):
         if ratio <= 0:
             raise ValueError(f"{type(self).__name__}: ratio must be positive, got {ratio}")
         self.ratio = ratio
+        self.name = name or self.default_name()
 
     def __len__(self) -> int:
         raise NotImplementedError
 
-    def load(self, index: int) -> Sample:
+    def load(self, index: int, epoch: int = 0) -> Sample:
         raise NotImplementedError
 
     def describe(self) -> str:
         return type(self).__name__
+
+    def key(self, index: int, epoch: int = 0) -> str:
+        """The name of a sample in messages, known without loading it."""
+        return f"{self.describe()}[{index}]"
+
+    def default_name(self) -> str:
+        return type(self).__name__.removesuffix("Source").lower()
+
+    def use_charset(self, symbols: Sequence[str], case_sensitive: bool) -> None:
+        """Called by the data module with the run's charset; sources that generate text follow it."""
 
 
 def open_image(data: "bytes | str | Path", key: str) -> Image.Image:
@@ -56,11 +71,14 @@ _ENVIRONMENTS: Dict[str, Tuple[int, object]] = {}
 
 
 def _environment(path: str):
-    """One read-only LMDB handle per path and process (LMDB refuses a second one; a forked loader worker
-    opens its own, since a handle must not cross a fork)."""
+    """One read-only LMDB handle per path and process. A forked loader worker inherits the parent's handle,
+    which it must not use, and py-lmdb's record that the files are open, which would refuse a second handle:
+    the worker closes the inherited one (read-only and lock-free, so the parent is unaffected) and opens its own."""
     pid, env = _ENVIRONMENTS.get(path, (None, None))
     if pid != os.getpid():
         import lmdb
+        if env is not None:
+            env.close()
         try:
             env = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False, max_readers=256)
         except lmdb.Error as error:
@@ -73,9 +91,9 @@ class LmdbSource(TextSource):
     """An LMDB in the format of the public scene-text releases (clovaai/deep-text-recognition-benchmark):
     ``num-samples``, then ``image-%09d`` (encoded image bytes) and ``label-%09d`` (UTF-8), numbered from 1."""
 
-    def __init__(self, path: str, ratio: float = 1.0):
-        super().__init__(ratio)
+    def __init__(self, path: str, ratio: float = 1.0, name: Optional[str] = None):
         self.path = str(path)
+        super().__init__(ratio, name)
         if not Path(self.path).exists():
             raise FileNotFoundError(f"LMDB not found: {self.path}")
         with _environment(self.path).begin() as txn:
@@ -87,9 +105,15 @@ class LmdbSource(TextSource):
     def __len__(self) -> int:
         return self.num_samples
 
-    def load(self, index: int) -> Sample:
+    def default_name(self) -> str:
+        return Path(self.path).name.removesuffix(".lmdb") or "lmdb"
+
+    def key(self, index: int, epoch: int = 0) -> str:
+        return f"{self.path}:image-{index + 1:09d}"
+
+    def load(self, index: int, epoch: int = 0) -> Sample:
         number = index + 1
-        key = f"{self.path}:image-{number:09d}"
+        key = self.key(index)
         with _environment(self.path).begin() as txn:
             image_bytes = txn.get(f"image-{number:09d}".encode())
             label_bytes = txn.get(f"label-{number:09d}".encode())
@@ -105,9 +129,9 @@ class LabelFileSource(TextSource):
     """PaddleOCR's label files: one ``relative/image/path<TAB>label`` per line, paths relative to ``root``
     (default: the label file's folder). Malformed lines are counted and reported once, then left out."""
 
-    def __init__(self, path: str, root: Optional[str] = None, ratio: float = 1.0):
-        super().__init__(ratio)
+    def __init__(self, path: str, root: Optional[str] = None, ratio: float = 1.0, name: Optional[str] = None):
         self.path = str(path)
+        super().__init__(ratio, name)
         if not Path(self.path).is_file():
             raise FileNotFoundError(f"label file not found: {self.path}")
         self.root = Path(root) if root is not None else Path(self.path).parent
@@ -128,47 +152,131 @@ class LabelFileSource(TextSource):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def load(self, index: int) -> Sample:
-        relative, label = self.entries[index]
-        path = self.root / relative
-        return open_image(path, str(path)), label, str(path)
+    def default_name(self) -> str:
+        path = Path(self.path)
+        return path.parent.name if path.stem in ("labels", "label", "gt", "train", "val", "test") else path.stem
+
+    def key(self, index: int, epoch: int = 0) -> str:
+        return str(self.root / self.entries[index][0])
+
+    def load(self, index: int, epoch: int = 0) -> Sample:
+        key = self.key(index)
+        return open_image(key, key), self.entries[index][1], key
 
     def describe(self) -> str:
         return f"label file {self.path} ({len(self.entries)} samples)"
 
 
+class ImageFilesSource(TextSource):
+    """Unlabelled images (files, or every image in a folder) for prediction."""
+
+    def __init__(self, paths: List[str]):
+        super().__init__()
+        self.paths: List[str] = []
+        for path in map(Path, paths):
+            if path.is_dir():
+                self.paths.extend(sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+            else:
+                self.paths.append(str(path))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def key(self, index: int, epoch: int = 0) -> str:
+        return self.paths[index]
+
+    def load(self, index: int, epoch: int = 0) -> Sample:
+        return open_image(self.paths[index], self.paths[index]), "", self.paths[index]
+
+    def describe(self) -> str:
+        return f"{len(self.paths)} images"
+
+
 class MixedSource(TextSource):
     """Several sources drawn in proportion to their ``ratio``; ``size`` samples per epoch (default: the sum).
 
-    The draw is a fixed, seeded table of ``(source, index)`` pairs, so every index maps to the same sample on
-    every rank and worker; each source is walked through in a shuffled order and wraps around when exhausted.
+    Index ``i`` of an epoch belongs to source ``k`` by fixed ranges of sizes proportional to the ratios (the
+    training sampler shuffles the indices). Source ``k``'s draws continue from epoch to epoch through a seeded
+    permutation of its samples that changes each time it wraps around: every epoch draws fresh samples, and a
+    source is walked whole before any sample repeats. Nothing is stored per sample, so memory does not grow with
+    the number of samples and loader workers copy nothing large.
     """
 
-    def __init__(self, sources: Sequence[TextSource], size: Optional[int] = None, seed: int = 0):
-        super().__init__(1.0)
+    def __init__(self, sources: Sequence[TextSource], size: Optional[int] = None, seed: int = 0,
+                 name: Optional[str] = None):
+        super().__init__(1.0, name)
         if not sources:
             raise ValueError("MixedSource needs at least one source")
         self.sources = list(sources)
         for source in self.sources:
             if len(source) == 0:
                 raise ValueError(f"{source.describe()} is empty")
-        size = size or sum(len(s) for s in self.sources)
-        total = sum(s.ratio for s in self.sources)
-        counts = [int(round(size * s.ratio / total)) for s in self.sources]
-        rng = np.random.default_rng(seed)
-        table = []
-        for k, (source, count) in enumerate(zip(self.sources, counts)):
-            order = np.concatenate([rng.permutation(len(source)) for _ in range(-(-count // len(source)))])
-            table.extend((k, int(i)) for i in order[:count])
-        rng.shuffle(table)
-        self.table = table
+        self.size = size or sum(len(s) for s in self.sources)
+        self.counts = largest_remainder(self.size, [s.ratio for s in self.sources])
+        self.starts = [sum(self.counts[:k]) for k in range(len(self.counts))]
+        self.seed = seed
+
+    def default_name(self) -> str:
+        return "mixed"
+
+    def use_charset(self, symbols: Sequence[str], case_sensitive: bool) -> None:
+        for source in self.sources:
+            source.use_charset(symbols, case_sensitive)
 
     def __len__(self) -> int:
-        return len(self.table)
+        return self.size
 
-    def load(self, index: int) -> Sample:
-        source, inner = self.table[index]
-        return self.sources[source].load(inner)
+    def locate(self, index: int, epoch: int = 0) -> Tuple[int, int]:
+        """``(source, index in that source)`` of the epoch's ``index``-th sample."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"mixed index {index} outside 0..{self.size - 1}")
+        k = bisect.bisect_right(self.starts, index) - 1
+        draw = epoch * self.counts[k] + index - self.starts[k]
+        lap, offset = divmod(draw, len(self.sources[k]))
+        return k, permuted_index(offset, len(self.sources[k]), mix64(mix64(self.seed, k), lap))
+
+    def key(self, index: int, epoch: int = 0) -> str:
+        k, inner = self.locate(index, epoch)
+        return self.sources[k].key(inner, epoch)
+
+    def load(self, index: int, epoch: int = 0) -> Sample:
+        k, inner = self.locate(index, epoch)
+        return self.sources[k].load(inner, epoch)
 
     def describe(self) -> str:
         return " + ".join(f"{s.describe()} x{s.ratio:g}" for s in self.sources)
+
+
+def largest_remainder(total: int, weights: Sequence[float]) -> List[int]:
+    """Split ``total`` into integers proportional to ``weights`` that sum to ``total`` exactly."""
+    shares = [total * w / sum(weights) for w in weights]
+    counts = [int(s) for s in shares]
+    for k in sorted(range(len(shares)), key=lambda k: counts[k] - shares[k])[:total - sum(counts)]:
+        counts[k] += 1
+    return counts
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def mix64(value: int, salt: int) -> int:
+    """A 64-bit integer hash of ``(value, salt)`` (SplitMix64's finalizer)."""
+    z = (value * 0x9E3779B97F4A7C15 + salt * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def permuted_index(index: int, n: int, seed: int) -> int:
+    """Position ``index`` of a seeded pseudo-random permutation of ``range(n)``, in O(1) memory: a 4-round
+    Feistel network on the smallest even-bit domain holding ``n``, walking the cycle until it lands below ``n``."""
+    half = max(1, ((n - 1).bit_length() + 1) // 2)
+    mask = (1 << half) - 1
+    x = index
+    while True:
+        left, right = x >> half, x & mask
+        for round_ in range(4):
+            left, right = right, left ^ (mix64(right, seed + round_) & mask)
+        x = (left << half) | right
+        if x < n:
+            return x

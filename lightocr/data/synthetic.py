@@ -2,23 +2,22 @@
 
 Fonts: Pillow's built-in scalable font and every TrueType/OpenType file under a configurable list of folders
 (system font folders by default). Each line has a random string or pseudo-word, font, size, colours, letter
-spacing and margins. Case is a property of the whole line (lower, Title or UPPER words; lower or UPPER random
-strings): random case inside a random string would make ``l``/``I``/``1`` and ``o``/``O``/``0`` impossible
-to tell apart without context, which no reader of real text faces. Then then albumentations adds small rotation, shear, perspective, blur, noise and contrast
-changes. A line is a pure function of ``(seed, index)``: the same on every run, different for every index, so
-DDP ranks and loader workers (which receive different indices) see different lines, and a validation set
-with another seed never repeats a training line's draw.
-"""
-from __future__ import annotations
+spacing and margins. The symbols follow the run's charset (the data module hands it over): digits for
+``digits``, punctuation and spaces for ``printable``, a dictionary file's own symbols. Case is a property of
+the whole line (lower, Title or UPPER words; lower or UPPER random strings): random case inside a random string
+would make ``l``/``I``/``1`` and ``o``/``O``/``0`` impossible to tell apart without context, which no reader of
+real text faces. Distortions come from the dataset's augmentation (``lightocr.data.transforms``).
 
+A line is a pure function of ``(seed, epoch, index)``: the same on every run, different for every index and
+epoch, so DDP ranks and loader workers (which receive different indices) see different lines, every epoch
+renders new ones, and a validation set with another seed never repeats a training line's draw.
+"""
 import fnmatch
 import functools
 import string
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-import albumentations as A
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -69,18 +68,11 @@ def load_font(font: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(font, size)
 
 
-def default_augment() -> A.Compose:
-    """Geometric and photometric distortions of a rendered line (small, so the text stays readable)."""
-    border = dict(border_mode=cv2.BORDER_REPLICATE)
-    return A.Compose([
-        A.Affine(rotate=(-3, 3), shear={"x": (-12, 12), "y": (-2, 2)}, scale=(0.95, 1.05), fit_output=True,
-                 p=0.6, **border),
-        A.Perspective(scale=(0.01, 0.04), fit_output=True, p=0.3, **border),
-        A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 5))], p=0.3),
-        A.GaussNoise(std_range=(0.02, 0.08), p=0.3),
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.3, p=0.3),
-        A.ImageCompression(quality_range=(40, 95), p=0.2),
-    ])
+def line_alphabet(symbols: Sequence[str], case_sensitive: bool) -> str:
+    """The symbols random strings are drawn from: the charset's, with an upper-case letter left out when its
+    lower case is there (the case of a whole line is drawn separately)."""
+    present = set(symbols)
+    return "".join(s for s in symbols if not (case_sensitive and s.isupper() and s.lower() in present))
 
 
 class SyntheticTextSource(TextSource):
@@ -89,21 +81,22 @@ class SyntheticTextSource(TextSource):
     Args:
         size: lines per epoch (the index range).
         seed: base seed; use different seeds for training and validation.
-        alphabet: symbols of the random strings (pseudo-words use lowercase letters); the letters should be of
-            one case, since ``upper_ratio`` sets the case of whole lines.
-        upper_ratio: share of lines in upper case (and a quarter of that share of the words in Title case).
+        alphabet: symbols of the random strings; None follows the run's charset (``line_alphabet``), or the 36
+            lower-case letters and digits outside a data module. Pseudo-words are made when it holds the Latin
+            lower-case letters, and spaces join words and split strings when it holds a space.
+        upper_ratio: share of lines in upper case (and a quarter of that share of the words in Title case), where
+            the charset has the upper-case letters (or folds case).
         min_length, max_length: characters per line.
         word_ratio: share of pronounceable pseudo-words among the lines (the rest are random strings).
         font_dirs, builtin_font, font_include, font_exclude: which fonts (see ``find_fonts``).
         font_size: range of the font size in pixels before the line is scaled to the model's height.
-        augment: apply ``default_augment``.
     """
 
     def __init__(
             self,
             size: int = 100_000,
             seed: int = 0,
-            alphabet: str = string.digits + string.ascii_lowercase,
+            alphabet: Optional[str] = None,
             min_length: int = 1,
             max_length: int = 12,
             word_ratio: float = 0.5,
@@ -113,24 +106,38 @@ class SyntheticTextSource(TextSource):
             font_include: Optional[Sequence[str]] = None,
             font_exclude: Optional[Sequence[str]] = None,
             font_size: Tuple[int, int] = (22, 40),
-            augment: bool = True,
             ratio: float = 1.0,
+            name: Optional[str] = None,
     ):
-        super().__init__(ratio)
+        super().__init__(ratio, name)
         if size < 1:
             raise ValueError(f"SyntheticTextSource: size must be positive, got {size}")
         if not 1 <= min_length <= max_length:
             raise ValueError(f"SyntheticTextSource: need 1 <= min_length <= max_length, got {min_length}, {max_length}")
-        if not alphabet:
+        if alphabet is not None and not alphabet.strip():
             raise ValueError("SyntheticTextSource: alphabet is empty")
         self.size, self.seed = size, seed
-        self.alphabet = alphabet
+        self.follows_charset = alphabet is None
         self.min_length, self.max_length = min_length, max_length
         self.word_ratio, self.upper_ratio = word_ratio, upper_ratio
         self.fonts = find_fonts(font_dirs, builtin_font, font_include, font_exclude)
         self.font_size = font_size
-        self.augment = default_augment() if augment else None
-        self._letters = any(c.isalpha() for c in alphabet)
+        self._set_alphabet(alphabet or string.digits + string.ascii_lowercase, uppercase=True)
+
+    def _set_alphabet(self, alphabet: str, uppercase: bool) -> None:
+        self.alphabet = alphabet
+        self._words = set(_CONSONANTS + _VOWELS) <= set(alphabet)
+        self._uppercase = uppercase
+
+    def default_name(self) -> str:
+        return "synthetic"
+
+    def use_charset(self, symbols: Sequence[str], case_sensitive: bool) -> None:
+        if self.follows_charset:
+            present = set(symbols)
+            # upper-case lines only where the charset folds case or has every upper-case letter of its own
+            uppercase = not case_sensitive or all(s.upper() in present for s in symbols if s.islower())
+            self._set_alphabet(line_alphabet(symbols, case_sensitive), uppercase)
 
     def __len__(self) -> int:
         return self.size
@@ -138,14 +145,18 @@ class SyntheticTextSource(TextSource):
     def text(self, rng: np.random.Generator) -> str:
         length = int(rng.integers(self.min_length, self.max_length + 1))
         style = rng.random()  # below upper_ratio: UPPER; in the next quarter of that share: Title (words only)
-        if self._letters and rng.random() < self.word_ratio:
+        if self._words and rng.random() < self.word_ratio:
             pairs = (rng.choice(list(_CONSONANTS)) + rng.choice(list(_VOWELS)) for _ in range((length + 1) // 2))
             text = "".join(pairs)[:length]
-            if self.upper_ratio <= style < 1.25 * self.upper_ratio:
-                text = text.capitalize()
+            if " " in self.alphabet and length > 4 and rng.random() < 0.3:  # two words
+                cut = int(rng.integers(2, length - 1))
+                text = text[:cut] + " " + text[cut + 1:]
+            if self._uppercase and self.upper_ratio <= style < 1.25 * self.upper_ratio:
+                text = text.title()
         else:
             text = "".join(rng.choice(list(self.alphabet), size=length))
-        return text.upper() if style < self.upper_ratio else text
+        text = " ".join(text.split()) or str(rng.choice([c for c in self.alphabet if c != " "]))
+        return text.upper() if self._uppercase and style < self.upper_ratio else text
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
         font = load_font(self.fonts[int(rng.integers(len(self.fonts)))],
@@ -170,16 +181,15 @@ class SyntheticTextSource(TextSource):
             x += advance + spacing
         return image
 
-    def load(self, index: int) -> Sample:
+    def load(self, index: int, epoch: int = 0) -> Sample:
         if not 0 <= index < self.size:
             raise IndexError(f"synthetic index {index} outside 0..{self.size - 1}")
-        rng = np.random.default_rng([self.seed, index])
+        rng = np.random.default_rng([self.seed, epoch, index])
         text = self.text(rng)
-        image = self.render(text, rng)
-        if self.augment is not None:
-            self.augment.set_random_seed(int(rng.integers(2 ** 31)))
-            image = Image.fromarray(self.augment(image=np.asarray(image))["image"])
-        return image, text, f"synthetic(seed={self.seed}):{index}"
+        return self.render(text, rng), text, self.key(index, epoch)
+
+    def key(self, index: int, epoch: int = 0) -> str:
+        return f"synthetic(seed={self.seed}, epoch={epoch}):{index}"
 
     def describe(self) -> str:
         return f"synthetic text ({self.size} lines, seed {self.seed}, {len(self.fonts)} fonts)"

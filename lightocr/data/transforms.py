@@ -1,49 +1,87 @@
-"""Text-line images to tensors: fixed height, aspect ratio kept, padded to a width; and batching."""
-from __future__ import annotations
+"""Text-line images to tensors: the input geometry (height, width rule, channels, normalization) and the
+training augmentation. Nothing here depends on the rest of the package."""
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Mapping, Optional
 
-from dataclasses import dataclass
-from typing import Dict, List, Optional
-
+import albumentations as A
+import cv2
 import numpy as np
 import torch
 from PIL import Image
 
+PAD_RULES = ("max", "batch")
+
+
+@dataclass(frozen=True)
+class LineGeometry:
+    """How a text-line image becomes a model input; saved in every recognition checkpoint, so that reading
+    with it later shapes the input exactly as training did.
+
+    Lines are converted to ``channels`` (1: grayscale, 3: RGB), scaled to ``height`` keeping their aspect
+    ratio, and squeezed to ``max_width`` when wider (PaddleOCR's rule); pixels become ``(x / 255 - mean) / std``.
+    A batch is padded on the right with 0 (the normalized middle grey) to ``max_width`` (``pad_to="max"``) or
+    to its widest line rounded up to ``multiple`` (``pad_to="batch"``).
+    """
+    height: int = 32
+    max_width: int = 320
+    channels: int = 3
+    pad_to: str = "max"
+    multiple: int = 8
+    mean: float = 0.5
+    std: float = 0.5
+
+    def __post_init__(self):
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {self.channels}")
+        if self.pad_to not in PAD_RULES:
+            raise ValueError(f"pad_to must be one of {PAD_RULES}, got {self.pad_to!r}")
+        if self.height < 1 or self.max_width < 1 or self.multiple < 1:
+            raise ValueError(f"height, max_width and multiple must be positive, got {self.height}, "
+                             f"{self.max_width}, {self.multiple}")
+        if self.std <= 0:
+            raise ValueError(f"std must be positive, got {self.std}")
+
+    @classmethod
+    def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "LineGeometry":
+        return cls(**dict(values or {}))
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Plain values (what a checkpoint read with ``weights_only=True`` may hold)."""
+        return asdict(self)
+
+    def to_tensor(self, image: Image.Image) -> torch.Tensor:
+        """``(channels, height, width)`` float tensor of one line; ``width <= max_width``."""
+        image = image.convert("L" if self.channels == 1 else "RGB")
+        width = max(1, min(self.max_width, round(image.width * self.height / max(image.height, 1))))
+        image = image.resize((width, self.height), Image.BILINEAR)
+        array = np.asarray(image, dtype=np.float32)
+        array = array[None] if self.channels == 1 else array.transpose(2, 0, 1)
+        return (torch.from_numpy(np.ascontiguousarray(array)) / 255.0 - self.mean) / self.std
+
+    def batch_width(self, widest: int) -> int:
+        return self.max_width if self.pad_to == "max" else -(-widest // self.multiple) * self.multiple
+
 
 def resize_line(image: Image.Image, height: int = 32, max_width: int = 320, channels: int = 3) -> torch.Tensor:
-    """Convert to ``channels`` (1: grayscale, 3: RGB), scale to ``height`` keeping the aspect ratio, and squeeze
-    lines wider than ``max_width`` to that width (PaddleOCR's rule). Returns ``(channels, height, width)`` in
-    [-1, 1]."""
-    image = image.convert("L" if channels == 1 else "RGB")
-    width = max(1, min(max_width, round(image.width * height / max(image.height, 1))))
-    image = image.resize((width, height), Image.BILINEAR)
-    array = np.asarray(image, dtype=np.float32)
-    array = array[None] if channels == 1 else array.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(array)) / 127.5 - 1.0
+    """One line as the default geometry (``LineGeometry``) makes it, at another height, width or channels."""
+    return LineGeometry(height=height, max_width=max_width, channels=channels).to_tensor(image)
 
 
-@dataclass
-class LineCollator:
-    """Batch ``{"image", "label", "key"}`` samples; a ``SkippedSample`` is left out and reported in the batch.
+def default_augment() -> A.Compose:
+    """Geometric and photometric distortions of a line (small, so that the text stays readable)."""
+    border = dict(border_mode=cv2.BORDER_REPLICATE)
+    return A.Compose([
+        A.Affine(rotate=(-3, 3), shear={"x": (-12, 12), "y": (-2, 2)}, scale=(0.95, 1.05), fit_output=True,
+                 p=0.6, **border),
+        A.Perspective(scale=(0.01, 0.04), fit_output=True, p=0.3, **border),
+        A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 5))], p=0.3),
+        A.GaussNoise(std_range=(0.02, 0.08), p=0.3),
+        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.3, p=0.3),
+        A.ImageCompression(quality_range=(40, 95), p=0.2),
+    ])
 
-    ``pad_to``: a fixed width (every batch has that width) or None (the widest line of the batch, rounded up
-    to ``multiple``). Padding is 0, the middle grey of the normalized range, on the right.
-    """
-    pad_to: Optional[int] = None
-    multiple: int = 8
 
-    def __call__(self, samples: List) -> Dict:
-        from .dataset import SkippedSample
-
-        kept = [s for s in samples if not isinstance(s, SkippedSample)]
-        skipped = [s for s in samples if isinstance(s, SkippedSample)]
-        if not kept:
-            return dict(images=torch.zeros(0), widths=torch.zeros(0, dtype=torch.long), labels=[], keys=[],
-                        skipped=skipped)
-        widths = [s["image"].shape[-1] for s in kept]
-        width = self.pad_to or -(-max(widths) // self.multiple) * self.multiple
-        channels, height = kept[0]["image"].shape[:2]
-        images = torch.zeros(len(kept), channels, height, width)
-        for i, sample in enumerate(kept):
-            images[i, :, :, :widths[i]] = sample["image"]
-        return dict(images=images, widths=torch.tensor(widths), labels=[s["label"] for s in kept],
-                    keys=[s["key"] for s in kept], skipped=skipped)
+def augment_line(augment: A.Compose, image: Image.Image, seed: int) -> Image.Image:
+    """Apply ``augment`` with its randomness fixed by ``seed`` (the same sample gets the same distortion)."""
+    augment.set_random_seed(seed)
+    return Image.fromarray(augment(image=np.asarray(image.convert("RGB")))["image"])

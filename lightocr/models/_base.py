@@ -14,16 +14,17 @@ A zoo network is ``stem -> stages[0..4] -> final_conv -> global_pool -> conv_hea
 A family file builds ``stem``, ``stages`` and ``feature_info`` and calls :meth:`LightNet.init_head`; all the rest
 (timm compatibility, feature extraction, input checks, weight loading errors) lives here.
 """
-from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import timm
 import torch
 from torch import nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import SelectAdaptivePool2d
 from timm.models import build_model_with_cfg, checkpoint_seq
+from timm.models._features import feature_take_indices
 
 from .layers import IntOrPair, LayerFactory, to_pair
 
@@ -197,15 +198,56 @@ class LightNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def extract_features(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """One map per level (reductions 2, 4, 8, 16, 32 by default), as listed in ``feature_info``."""
+    def forward_intermediates(
+            self,
+            x: torch.Tensor,
+            indices: Optional[Union[int, List[int]]] = None,
+            norm: bool = False,
+            stop_early: bool = False,
+            output_fmt: str = "NCHW",
+            intermediates_only: bool = False,
+    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """timm's intermediate-feature interface: the outputs of the levels in ``indices`` (an int takes the last
+        n, None all of them, negative indices count from the end), with ``forward_features``' output unless
+        ``intermediates_only``. ``stop_early`` skips the levels after the last one asked for. The zoo has no
+        final norm, so ``norm`` changes nothing."""
+        torch._assert(output_fmt == "NCHW", "output_fmt must be 'NCHW'")
+        torch._assert(not stop_early or intermediates_only, "stop_early needs intermediates_only=True")
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
         self._check_input(x)
         x = self.stem(x)
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features
+        intermediates: List[torch.Tensor] = []
+        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[:max_index + 1]
+        for index, stage in enumerate(stages):
+            if self.grad_checkpointing and not torch.jit.is_scripting():
+                x = checkpoint_seq(stage, x)
+            else:
+                x = stage(x)
+            if index in take_indices:
+                intermediates.append(x)
+        if intermediates_only:
+            return intermediates
+        return self.final_conv(x), intermediates
+
+    def prune_intermediate_layers(
+            self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True) -> List[int]:
+        """Drop the levels after the last of ``indices`` (and with ``prune_head`` the head), as timm's feature
+        wrappers do; returns the absolute level indices."""
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        if max_index < len(self.stages) - 1:
+            self.stages = self.stages[:max_index + 1]
+            self.final_conv = nn.Identity()
+            self.num_features = self.feature_info[max_index]["num_chs"]
+        if prune_head:
+            self.final_conv = nn.Identity()
+            self.num_features = self.feature_info[max_index]["num_chs"]
+            self.conv_head, self.head_act = nn.Identity(), nn.Identity()
+            self.reset_classifier(0, "")
+        return take_indices
+
+    def extract_features(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """One map per level (reductions 2, 4, 8, 16, 32 by default), as listed in ``feature_info``."""
+        return self.forward_intermediates(x, intermediates_only=True)
 
     # weights ----------------------------------------------------------------------------------------
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
@@ -241,34 +283,69 @@ def convert_by_order(reference: Mapping[str, torch.Tensor], target: Mapping[str,
 
     Valid because a zoo network registers the same layers in the same order as its reference. Each pair must
     agree in kind (weight, bias, running_mean, ...) and in shape; a Linear weight may become a 1x1 conv weight.
+    The error names the first pair that disagrees.
     """
     ref_items, tgt_items = list(reference.items()), list(target.items())
-    if len(ref_items) != len(tgt_items):
-        raise ValueError(f"reference has {len(ref_items)} tensors, the model has {len(tgt_items)}: not the same "
-                         f"architecture (check the variant and num_classes)")
     converted = {}
     for (ref_key, ref_value), (key, value) in zip(ref_items, tgt_items):
         if ref_key.rsplit(".", 1)[-1] != key.rsplit(".", 1)[-1]:
-            raise ValueError(f"layer order differs at {key!r}: reference gives {ref_key!r}")
+            raise ValueError(f"layer order differs at {key!r}: the weights give {ref_key!r}")
         if tuple(ref_value.shape) != tuple(value.shape):
             if ref_value.numel() != value.numel() or tuple(value.shape[ref_value.dim():]) != (1,) * (
                     value.dim() - ref_value.dim()):
-                raise ValueError(f"shape differs at {key!r} {tuple(value.shape)} and reference {ref_key!r} "
+                raise ValueError(f"shape differs at {key!r} {tuple(value.shape)}: the weights give {ref_key!r} "
                                  f"{tuple(ref_value.shape)}")
             ref_value = ref_value.reshape(value.shape)
         converted[key] = ref_value
+    if len(ref_items) != len(tgt_items):
+        extra = (f"the weights go on with {ref_items[len(tgt_items)][0]!r}" if len(ref_items) > len(tgt_items)
+                 else f"the weights end before {tgt_items[len(ref_items)][0]!r}")
+        raise ValueError(f"the weights have {len(ref_items)} tensors, the model {len(tgt_items)}: {extra}")
     return converted
 
 
+def _template(variant: str, num_classes: int, in_chans: int) -> Dict[str, torch.Tensor]:
+    """The state dict layout of ``variant`` (shapes only, nothing allocated)."""
+    with torch.device("meta"):
+        return timm.create_model(variant, num_classes=num_classes, in_chans=in_chans).state_dict()
+
+
+def convert_to_variant(variant: str, state_dict: Mapping[str, torch.Tensor], source: str = "this state dict",
+                       ) -> Dict[str, torch.Tensor]:
+    """Convert a reference (torchvision or timm) state dict to ``variant``'s keys, keeping the file's own layout:
+    its classifier width (or none) and its input channels."""
+    weights = [v for k, v in state_dict.items() if k.endswith("weight")]
+    if not weights:
+        raise ValueError(f"{source} holds no weights")
+    in_chans = int(next((w.shape[1] for w in weights if w.dim() == 4), 3))
+    errors = []
+    for num_classes in dict.fromkeys((int(weights[-1].shape[0]), 0)):
+        try:
+            return convert_by_order(state_dict, _template(variant, num_classes, in_chans))
+        except ValueError as error:
+            errors.append(f"as {num_classes} classes: {error}")
+    raise ValueError(f"{source} does not fit {variant}; " + "; ".join(errors))
+
+
 def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: nn.Module) -> Dict[str, torch.Tensor]:
-    """timm ``pretrained_filter_fn``: unwrap common containers; convert torchvision/timm key layouts by order."""
+    """timm ``pretrained_filter_fn``: unwrap common containers and bring the file into the zoo's layout, as the
+    file is (its own classifier and input channels), so that timm then drops the classifier for another
+    ``num_classes`` and adapts the stem for another ``in_chans``. Names the file and the first mismatched layer."""
     for wrapper in ("state_dict", "model", "state_dict_ema"):
         if wrapper in state_dict and isinstance(state_dict[wrapper], Mapping):
             state_dict = state_dict[wrapper]
-    own = model.state_dict()
-    if set(state_dict) <= set(own) or len(state_dict) != len(own):
-        return state_dict
-    return convert_by_order(state_dict, own)
+    variant = model.pretrained_cfg["architecture"]
+    source = model.pretrained_cfg.get("file") or "the pretrained weights"
+    own = _template(variant, 1, 3)
+    if not set(state_dict) <= set(own):
+        return convert_to_variant(variant, state_dict, source)
+    adapted = {model.pretrained_cfg["first_conv"] + ".weight", *(f"{model.pretrained_cfg['classifier']}.{p}"
+                                                                 for p in ("weight", "bias"))}
+    for key, expected in own.items():  # in the model's layer order
+        if key in state_dict and key not in adapted and tuple(state_dict[key].shape) != tuple(expected.shape):
+            raise ValueError(f"{source} does not fit {variant}: first mismatch at {key!r}, file "
+                             f"{tuple(state_dict[key].shape)} vs model {tuple(expected.shape)}")
+    return state_dict
 
 
 def zoo_cfg(paper_ids: str, **overrides: Any) -> Dict[str, Any]:

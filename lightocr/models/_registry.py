@@ -4,8 +4,6 @@ Naming scheme: ``lo_<family>[_<size>]_<width x 100>``, e.g. ``lo_mobilenetv2_140
 ``lo_mobilenetv3_small_075``. The ``lo_`` prefix keeps every name out of timm's own namespace, so that
 ``timm.create_model("mobilenetv2_100")`` stays timm's model and ``"lo_mobilenetv2_100"`` is ours.
 """
-from __future__ import annotations
-
 import difflib
 import fnmatch
 from typing import Callable, Dict, List, Mapping, Optional
@@ -15,7 +13,7 @@ from torch import nn
 import timm
 from timm.models import register_model
 
-from ._base import convert_by_order
+from ._base import convert_to_variant
 
 PREFIX = "lo_"
 _REFERENCES: Dict[str, Optional[str]] = {}
@@ -84,13 +82,4 @@ def convert_state_dict(name: str, reference_state_dict: Mapping[str, torch.Tenso
     The classifier width is taken from the reference; a reference without classifier maps to ``num_classes=0``.
     """
     check_model_name(name)
-    last_weight = [v for k, v in reference_state_dict.items() if k.endswith("weight")][-1]
-    errors = []
-    for num_classes in dict.fromkeys((int(last_weight.shape[0]), 0)):
-        with torch.device("meta"):
-            template = timm.create_model(name, num_classes=num_classes).state_dict()
-        try:
-            return convert_by_order(reference_state_dict, template)
-        except ValueError as error:
-            errors.append(f"num_classes={num_classes}: {error}")
-    raise ValueError(f"cannot convert this state dict to {name}: " + "; ".join(errors))
+    return convert_to_variant(name, reference_state_dict)

@@ -4,7 +4,6 @@ Every family file imports its blocks from here, never from a sibling family file
 ``stride`` and ``dilation`` either as an int or as a ``(height, width)`` pair, so that a stage can
 downsample only the height (the ``(2, 1)`` strides that text recognizers use to keep the width).
 """
-from __future__ import annotations
 
 from typing import Callable, Optional, Tuple, Union
 

@@ -5,7 +5,6 @@ Body of Table 1: a 3x3 stem and 13 depthwise separable blocks, then global pooli
 The width multiplier alpha (Sec. 3.3) scales every layer. Layer for layer equal to timm's ``mobilenetv1_100``,
 whose activation is ReLU6 (as in the TF-slim release of the paper's weights) where the paper writes ReLU.
 """
-from __future__ import annotations
 
 from functools import partial
 from typing import Sequence

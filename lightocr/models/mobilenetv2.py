@@ -3,7 +3,6 @@
 Layer for layer equal to torchvision's ``mobilenet_v2`` (and timm's ``mobilenetv2_*``): a 3x3 stem, 17 inverted
 residual blocks with linear (activation-free) projections, a 1x1 conv to 1280 and a linear classifier.
 """
-from __future__ import annotations
 
 from functools import partial
 from typing import Sequence

@@ -8,7 +8,6 @@ widths channels are rounded as timm's ``mobilenetv3_*`` (expanded width from the
 BatchNorm follows each variant's reference: eps 1e-3 and momentum 0.01 (the paper's TensorFlow values, kept by
 torchvision) for width 1.0 and for variants without reference, PyTorch's defaults for timm-referenced widths.
 """
-from __future__ import annotations
 
 from functools import partial
 from typing import Sequence

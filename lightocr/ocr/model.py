@@ -1,7 +1,5 @@
 """CRNN (Shi et al., "An End-to-End Trainable Neural Network for Image-based Sequence Recognition", 2017):
 encoder -> sequence neck -> CTC head, each part wired from the ``out_channels`` of the one before."""
-from __future__ import annotations
-
 from typing import Any, Dict, Optional, Sequence
 
 import torch
@@ -44,5 +42,9 @@ class CRNN(nn.Module):
         reduction = self.encoder.width_reduction
         return torch.div(widths + reduction - 1, reduction, rounding_mode="floor").clamp_min(1)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.neck(self.encoder(images)))
+    def forward(self, images: torch.Tensor, widths: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``widths``: each image's width before right padding (None: no padding); the neck then ignores the
+        padded time steps."""
+        features = self.encoder(images)
+        lengths = None if widths is None else self.sequence_lengths(widths).clamp(max=features.shape[1])
+        return self.head(self.neck(features, lengths))

@@ -1,11 +1,14 @@
 """Sequence necks between the encoder and the CTC head (PaddleOCR's ``SequenceEncoder``).
 
-Each takes ``(batch, time, in_channels)`` and exposes ``out_channels`` so that the head is wired from it.
+Each takes ``(batch, time, in_channels)`` and the valid length of each sequence (None: all steps are valid),
+and exposes ``out_channels`` so that the head is wired from it. Only the BiLSTM mixes time steps, and it
+ignores the padding: a line gives the same output alone and inside a padded batch.
 """
-from __future__ import annotations
+from typing import Optional
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 class IdentityNeck(nn.Module):
@@ -15,7 +18,7 @@ class IdentityNeck(nn.Module):
         super().__init__()
         self.out_channels = in_channels
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
         return x
 
 
@@ -28,7 +31,7 @@ class LinearNeck(nn.Module):
         self.act = nn.ReLU(inplace=True)
         self.out_channels = hidden_size
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.act(self.fc(x))
 
 
@@ -49,8 +52,15 @@ class BiLSTMNeck(nn.Module):
         self.shortcut = nn.Linear(in_channels, 2 * hidden_size) if residual else None
         self.out_channels = 2 * hidden_size
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.lstm(x)[0]
+    def forward(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """With ``lengths``, the sequences are packed: the backward direction starts at each line's last valid
+        step, not in the padding (the steps beyond a line's length come out as zeros before the shortcut)."""
+        if lengths is None or bool((lengths >= x.shape[1]).all()):
+            out = self.lstm(x)[0]
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu().clamp(1, x.shape[1]), batch_first=True,
+                                          enforce_sorted=False)
+            out = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
         return out + self.shortcut(x) if self.shortcut is not None else out
 
 

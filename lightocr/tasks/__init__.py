@@ -1,5 +1,5 @@
 """LightningModules: the step logic of each task."""
 from .base import BaseTask
-from .recognition import TextRecognitionTask
+from .recognition import TextRecognitionTask, read_lines
 
-__all__ = ["BaseTask", "TextRecognitionTask"]
+__all__ = ["BaseTask", "TextRecognitionTask", "read_lines"]

@@ -1,23 +1,27 @@
 """The text-recognition task: CRNN + CTC as a LightningModule."""
-from __future__ import annotations
-
-from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
+from torch import nn
+from torch.utils.data import DataLoader
 from torchmetrics import MetricCollection
 
+from ..data.dataset import SKIP_KINDS, LineCollator, SkippedSample, TextLineDataset
+from ..data.sources import TextSource
+from ..data.transforms import LineGeometry
 from ..ocr.charset import Charset
-from ..ocr.ctc import CTCDecoder, CTCLoss, ctc_min_length
+from ..ocr.ctc import CTCDecoder, CTCLoss, LabelTooLongError, ctc_min_length
 from ..ocr.metrics import CharErrorRate, NormalizedEditDistance, WordAccuracy
 from ..ocr.model import CRNN
 from .base import BaseTask
 
+STAGES = ("train", "val", "test")
 
-def recognition_metrics(prefix: str) -> MetricCollection:
+
+def recognition_metrics(prefix: str, charset: Sequence[str]) -> MetricCollection:
     return MetricCollection(dict(
-        word_acc=WordAccuracy("exact"), word_acc_bench=WordAccuracy("benchmark"),
+        word_acc=WordAccuracy("exact"), word_acc_bench=WordAccuracy("benchmark", charset=charset),
         cer=CharErrorRate(), ned=NormalizedEditDistance()), prefix=prefix)
 
 
@@ -26,12 +30,18 @@ class TextRecognitionTask(BaseTask):
 
     The network is described by names and plain values (``backbone`` with ``backbone_kwargs``, ``neck`` with
     ``neck_kwargs``), never an injected module, so ``load_from_checkpoint`` rebuilds it from the checkpoint.
-    ``charset``, ``case_sensitive`` and ``in_chans`` come from the data module (linked by the CLI).
+    ``charset``, ``case_sensitive``, ``in_chans`` and ``input_geometry`` (how images become inputs: height,
+    width rule, normalization; see ``LineGeometry``) come from the data module, linked by the CLI, and are
+    saved with the weights, so that a checkpoint reads lines exactly as it was trained.
 
-    ``val/score`` (the metric the shared ``ModelCheckpoint`` keeps the best of) is the exact word accuracy.
+    ``val/score`` (the metric the shared ``ModelCheckpoint`` keeps the best of) is the exact word accuracy over
+    all validation sources; with several, each is also reported as ``val/<source>/<metric>``.
 
-    Samples the data side skipped, and labels too long for the image's time steps, are counted (logged as
-    ``data/skipped_*``) and reported once per kind with examples; training goes on with the rest.
+    Bad samples (skipped by the data side, or labels too long for their image's time steps) are counted per
+    stage and kind, summed over DDP ranks, logged as ``data/skipped_<stage>_<kind>`` and, for training, carried
+    across resume; each kind is reported once with examples. A training batch with no usable sample still takes
+    a step with a zero loss, so that DDP ranks stay in step; it is counted as ``empty_batch``. With the data
+    module's ``on_error="raise"``, a label too long for its image stops the run, naming the sample.
     """
 
     def __init__(
@@ -39,6 +49,7 @@ class TextRecognitionTask(BaseTask):
             charset: Optional[Sequence[str]] = None,
             case_sensitive: bool = True,
             in_chans: int = 3,
+            input_geometry: Optional[Dict[str, Any]] = None,
             backbone: str = "lo_mobilenetv3_small_100",
             backbone_kwargs: Optional[Dict[str, Any]] = None,
             level: int = -1,
@@ -54,6 +65,10 @@ class TextRecognitionTask(BaseTask):
         if charset is None:
             raise ValueError("TextRecognitionTask needs a charset: the CLI links it from the data module; in Python "
                              "pass charset=datamodule.charset_symbols")
+        self.geometry = (LineGeometry.from_dict(input_geometry) if input_geometry is not None
+                         else LineGeometry(channels=in_chans))
+        if self.geometry.channels != in_chans:
+            raise ValueError(f"input_geometry has {self.geometry.channels} channels but in_chans={in_chans}")
         self.save_hyperparameters()
         self.charset = Charset(charset, case_sensitive=case_sensitive)
         self.model = CRNN(self.charset.num_classes, backbone=backbone, level=level, in_chans=in_chans,
@@ -61,85 +76,150 @@ class TextRecognitionTask(BaseTask):
                           neck_kwargs=neck_kwargs, head_dropout=head_dropout)
         self.loss = CTCLoss()
         self.decoder = CTCDecoder(self.charset, beam_width)
-        self.val_metrics = recognition_metrics("val/")
-        self.test_metrics = recognition_metrics("test/")
-        self.skipped: Counter = Counter()
+        self.val_metrics = recognition_metrics("val/", charset)
+        self.test_metrics = recognition_metrics("test/", charset)
+        self.source_metrics = nn.ModuleDict()  # per validation source, built in setup() when there are several
+        self.skip_counts = {stage: torch.zeros(len(SKIP_KINDS), dtype=torch.float64) for stage in STAGES}
+        self.skip_totals = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # training, all ranks, all runs
+        self._carried = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # from the checkpoint resumed
         self._reported_kinds: set = set()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(self.prepare_images(images))
+    def forward(self, images: torch.Tensor, widths: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.model(self.prepare_images(images), widths)
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        datamodule = getattr(self._trainer, "datamodule", None)
+        names = getattr(datamodule, "val_source_names", [])
+        if len(names) > 1 and not self.source_metrics:
+            for index, name in enumerate(names):
+                self.source_metrics[str(index)] = recognition_metrics(f"val/{name}/", self.charset.symbols)
 
     # bad samples ------------------------------------------------------------------------------------
-    def _note_skipped(self, kind: str, examples: List[str]) -> None:
-        self.skipped[kind] += len(examples)
+    def _on_error(self) -> str:
+        return getattr(getattr(self._trainer, "datamodule", None), "on_error", "skip")
+
+    def _count(self, stage: str, kind: str, examples: List[str]) -> None:
+        self.skip_counts[stage][SKIP_KINDS.index(kind)] += len(examples)
         if kind not in self._reported_kinds:
             self._reported_kinds.add(kind)
-            rank_zero_warn(f"skipping samples ({kind}); counted as data/skipped_{kind}. First: {examples[:3]}")
+            rank_zero_warn(f"skipping samples ({kind}); counted as data/skipped_{stage}_{kind}. First: {examples[:3]}")
 
-    def _usable(self, batch: Dict) -> Optional[Dict]:
+    def _usable(self, batch: Dict, stage: str) -> Optional[Dict]:
         """Count the skipped samples of a batch and drop labels that CTC cannot fit; None if nothing is left."""
         by_kind: Dict[str, List[str]] = {}
         for sample in batch["skipped"]:
+            sample = SkippedSample(*sample)
             by_kind.setdefault(sample.kind, []).append(f"{sample.key}: {sample.reason}")
         for kind, examples in by_kind.items():
-            self._note_skipped(kind, examples)
+            self._count(stage, kind, examples)
         if not batch["labels"]:
             return None
-        lengths = self.model.sequence_lengths(batch["widths"].to(self.device))
+        widths = batch["widths"].to(self.device)
+        lengths = self.model.sequence_lengths(widths)
         targets = [self.charset.encode(label) for label in batch["labels"]]
         fits = [ctc_min_length(t) <= int(n) for t, n in zip(targets, lengths)]
         if not all(fits):
-            self._note_skipped("too_long", [
-                f"{key}: {len(t)} symbols, {int(n)} time steps" for key, t, n, ok in
-                zip(batch["keys"], targets, lengths, fits) if not ok])
+            examples = [f"{key}: {len(t)} symbols, {int(n)} time steps" for key, t, n, ok in
+                        zip(batch["keys"], targets, lengths, fits) if not ok]
+            if self._on_error() == "raise":
+                raise LabelTooLongError(f"labels too long for their images' time steps: {examples[:3]} (set the "
+                                        f"data module's on_error to 'skip' to count and skip such samples)")
+            self._count(stage, "too_long", examples)
             keep = torch.tensor(fits)
             if not keep.any():
                 return None
             batch = dict(images=batch["images"][keep], labels=[l for l, ok in zip(batch["labels"], fits) if ok],
                          keys=[k for k, ok in zip(batch["keys"], fits) if ok])
-            lengths, targets = lengths[keep.to(lengths.device)], [t for t, ok in zip(targets, fits) if ok]
-        return dict(images=batch["images"], labels=batch["labels"], lengths=lengths, targets=targets)
+            keep = keep.to(self.device)
+            widths, lengths, targets = widths[keep], lengths[keep], [t for t, ok in zip(targets, fits) if ok]
+        return dict(images=batch["images"], labels=batch["labels"], widths=widths, lengths=lengths, targets=targets)
 
-    def _log_skipped(self) -> None:
-        for kind, count in self.skipped.items():
-            self.log(f"data/skipped_{kind}", float(count), on_step=True, on_epoch=False)
+    def _reduced_counts(self, stage: str) -> torch.Tensor:
+        """This stage's counts summed over DDP ranks (every rank must call it)."""
+        counts = self.skip_counts[stage].to(self.device)
+        if self._trainer is not None and self.trainer.world_size > 1:
+            counts = self.trainer.strategy.reduce(counts.clone(), reduce_op="sum")
+        return counts.cpu()
+
+    def _log_counts(self, stage: str, counts: torch.Tensor) -> None:
+        # the counts are the same on every rank here, so every rank logs the same keys
+        for kind, count in zip(SKIP_KINDS, counts.tolist()):
+            if count:
+                self.log(f"data/skipped_{stage}_{kind}", count, on_step=stage == "train", on_epoch=stage != "train",
+                         rank_zero_only=True)
 
     # steps ------------------------------------------------------------------------------------------
-    def training_step(self, batch: Dict, batch_idx: int):
-        usable = self._usable(batch)
+    def training_step(self, batch: Dict, batch_idx: int) -> torch.Tensor:
+        usable = self._usable(batch, "train")
         if usable is None:
-            return None
-        logits = self(usable["images"])
-        loss = self.loss(logits, usable["targets"], usable["lengths"].clamp(max=logits.shape[1]))
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(usable["targets"]))
-        self._log_skipped()
+            self._count("train", "empty_batch", [f"batch {batch_idx}"])
+            # a step with zero gradients for every parameter, so that DDP's gradient reduction still happens
+            loss = sum(parameter.sum() for parameter in self.parameters()) * 0.0
+        else:
+            logits = self(usable["images"], usable["widths"])
+            loss = self.loss(logits, usable["targets"], usable["lengths"].clamp(max=logits.shape[1]))
+            self.log("train/loss", loss, prog_bar=True, batch_size=len(usable["targets"]))
+        self.skip_totals = self._carried + self._reduced_counts("train")
+        self._log_counts("train", self.skip_totals)
         return loss
 
-    def _evaluate(self, batch: Dict, metrics: MetricCollection, prefix: str) -> Optional[Dict[str, Any]]:
+    def _evaluate(self, batch: Dict, stage: str, dataloader_idx: int) -> Optional[Dict[str, Any]]:
         """Loss and metrics of a batch; returns the images, labels and predictions (for sample tables)."""
-        usable = self._usable(batch)
+        usable = self._usable(batch, stage)
         if usable is None:
             return None
-        logits = self(usable["images"])
+        logits = self(usable["images"], usable["widths"])
         lengths = usable["lengths"].clamp(max=logits.shape[1])
         loss = self.loss(logits, usable["targets"], lengths)
         predictions = self.decoder(logits, lengths.cpu())
-        metrics.update([p.text for p in predictions], usable["labels"])
-        batch_size = len(usable["targets"])
-        self.log(f"{prefix}loss", loss, batch_size=batch_size, sync_dist=True)
-        self.log_dict(metrics, batch_size=batch_size, prog_bar=prefix == "val/")
+        texts, batch_size = [p.text for p in predictions], len(usable["targets"])
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        metrics.update(texts, usable["labels"])
+        self.log(f"{stage}/loss", loss, batch_size=batch_size, sync_dist=True, add_dataloader_idx=False)
+        self.log_dict(metrics, batch_size=batch_size, prog_bar=stage == "val", add_dataloader_idx=False)
         # the main metric, under the name the shared checkpoint callback monitors
-        self.log(f"{prefix}score", metrics["word_acc"], batch_size=batch_size)
+        self.log(f"{stage}/score", metrics["word_acc"], batch_size=batch_size, add_dataloader_idx=False)
+        if stage == "val" and str(dataloader_idx) in self.source_metrics:
+            source = self.source_metrics[str(dataloader_idx)]
+            source.update(texts, usable["labels"])
+            self.log_dict(source, batch_size=batch_size, add_dataloader_idx=False)
         return dict(images=usable["images"], labels=usable["labels"], predictions=predictions)
 
-    def validation_step(self, batch: Dict, batch_idx: int) -> Optional[Dict[str, Any]]:
-        return self._evaluate(batch, self.val_metrics, "val/")
+    def validation_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
+        return self._evaluate(batch, "val", dataloader_idx)
 
-    def test_step(self, batch: Dict, batch_idx: int) -> Optional[Dict[str, Any]]:
-        return self._evaluate(batch, self.test_metrics, "test/")
+    def test_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
+        return self._evaluate(batch, "test", dataloader_idx)
+
+    def on_validation_epoch_start(self) -> None:
+        self.skip_counts["val"].zero_()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_counts("val", self._reduced_counts("val"))
+
+    def on_test_epoch_start(self) -> None:
+        self.skip_counts["test"].zero_()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_counts("test", self._reduced_counts("test"))
+
+    def predict_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> List[Dict[str, Any]]:
+        """One row per readable image: ``key``, ``text``, ``confidence``; skipped images are reported by the caller."""
+        if not batch["keys"]:
+            return []
+        logits = self(batch["images"], batch["widths"])
+        lengths = self.model.sequence_lengths(batch["widths"].to(self.device)).clamp(max=logits.shape[1])
+        return [dict(key=key, text=p.text, confidence=p.confidence)
+                for key, p in zip(batch["keys"], self.decoder(logits, lengths.cpu()))]
+
+    # checkpoints ------------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        checkpoint["skipped_samples"] = dict(zip(SKIP_KINDS, self.skip_totals.tolist()))
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
-        """Refuse, before any weight is touched, a checkpoint of another task or another charset."""
+        """Refuse, before any weight is touched, a checkpoint of another task or another charset; carry the
+        training counters of skipped samples on."""
         saved = checkpoint.get("hyper_parameters", {})
         if "charset" not in saved:
             raise ValueError("this checkpoint is not from a TextRecognitionTask (its hyperparameters have no charset)")
@@ -150,11 +230,19 @@ class TextRecognitionTask(BaseTask):
         for key in ("backbone", "neck", "in_chans"):
             if key in saved and saved[key] != self.hparams[key]:
                 raise ValueError(f"checkpoint {key}={saved[key]!r} differs from this run's {key}={self.hparams[key]!r}")
+        counts = checkpoint.get("skipped_samples", {})
+        self._carried = torch.tensor([float(counts.get(kind, 0)) for kind in SKIP_KINDS], dtype=torch.float64)
+        self.skip_totals = self._carried.clone()
 
-    def predict_step(self, batch: Dict, batch_idx: int) -> List[Dict[str, Any]]:
-        if not batch["keys"]:
-            return []
-        logits = self(batch["images"])
-        lengths = self.model.sequence_lengths(batch["widths"].to(self.device)).clamp(max=logits.shape[1])
-        return [dict(key=key, text=p.text, confidence=p.confidence)
-                for key, p in zip(batch["keys"], self.decoder(logits, lengths.cpu()))]
+
+def read_lines(task: TextRecognitionTask, source: TextSource, batch_size: int = 32, require_label: bool = False,
+               ) -> Iterator[Tuple[List[Dict[str, Any]], Dict[str, Any]]]:
+    """Read a source with a task, shaping and batching the images with the task's own input geometry: yields
+    each batch's rows (``key``, ``text``, ``confidence``) with the batch (its ``labels`` and ``skipped``
+    samples). ``lightocr read`` and the evaluation scripts use it; ``lightning predict`` runs the same
+    ``predict_step`` on the data module's batches."""
+    dataset = TextLineDataset(source, task.charset, task.geometry, require_label=require_label)
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=LineCollator(task.geometry))
+    with torch.inference_mode():
+        for batch in loader:
+            yield task.predict_step(batch, 0), batch

@@ -1,12 +1,12 @@
 """Each data source on small fixtures, with the skip-or-raise policy for bad samples."""
-from collections import Counter
+import pickle
 
 import numpy as np
 import pytest
 import torch
 
-from lightocr.data import (BadSampleError, LabelFileSource, LineCollator, LmdbSource, MixedSource, SkippedSample,
-                           SyntheticTextSource, TextLineDataset, resize_line)
+from lightocr.data import (BadSampleError, LabelFileSource, LineCollator, LineGeometry, LmdbSource, MixedSource,
+                           SkippedSample, SyntheticTextSource, TextLineDataset, TextRecognitionDataModule, resize_line)
 from lightocr.ocr import Charset
 
 ALNUM = Charset.from_spec("alnum36")
@@ -26,7 +26,7 @@ def test_label_file_source_skips_and_names_bad_samples(label_folder):
     assert [s["label"] for s in good] == ["hello", "world42", "gray"]
     bad = [s for s in samples if isinstance(s, SkippedSample)]
     assert sorted(s.kind for s in bad) == ["empty_label", "image", "image", "image", "unknown_symbols"]
-    messages = " ".join(s.reason for s in bad)
+    messages = " ".join(f"{s.key}: {s.reason}" for s in bad)
     assert "corrupt.png: cannot decode image" in messages
     assert "missing.png: image file not found" in messages
     assert "truncated.png" in messages
@@ -48,15 +48,7 @@ def test_lmdb_source(lmdb_path):
     samples = items(TextLineDataset(source, Charset.from_spec("alnum62")))
     assert [s["label"] for s in samples if isinstance(s, dict)] == ["abc", "Lmdb7", "z"]
     bad = [s for s in samples if isinstance(s, SkippedSample)]
-    assert len(bad) == 1 and "image-000000003" in bad[0].reason
-
-
-def test_lmdb_source_survives_pickling_for_workers(lmdb_path):
-    import pickle
-    source = LmdbSource(str(lmdb_path))
-    source.load(0)
-    clone = pickle.loads(pickle.dumps(source))
-    assert clone.load(1)[1] == "Lmdb7"
+    assert len(bad) == 1 and bad[0].key.endswith("image-000000003") and "cannot decode image" in bad[0].reason
 
 
 def test_missing_and_empty_sources_fail_before_training(tmp_path):
@@ -69,29 +61,33 @@ def test_missing_and_empty_sources_fail_before_training(tmp_path):
         LabelFileSource(str(tmp_path / "none.txt"))
 
 
-def test_mixed_source_follows_ratios(label_folder, lmdb_path):
+def test_mixed_source_follows_ratios_and_draws_fresh_samples_each_epoch(label_folder, lmdb_path):
     with pytest.warns(UserWarning):
         labels = LabelFileSource(str(label_folder / "labels.txt"), ratio=3)
     lmdb_source = LmdbSource(str(lmdb_path), ratio=1)
-    mixed = MixedSource([labels, lmdb_source], size=400, seed=1)
-    share = sum(source == 0 for source, _ in mixed.table) / len(mixed)
-    assert share == pytest.approx(0.75, abs=0.01)
-    # each source is walked through whole before it repeats: 100 draws of 4 LMDB records, 300 of 8 lines
-    lmdb_counts = Counter(inner for source, inner in mixed.table if source == 1)
-    assert lmdb_counts == {0: 25, 1: 25, 2: 25, 3: 25}
-    label_counts = Counter(inner for source, inner in mixed.table if source == 0)
-    assert set(label_counts.values()) <= {37, 38} and len(label_counts) == 8
-    again = MixedSource([labels, lmdb_source], size=400, seed=1)
-    assert again.table == mixed.table
+    mixed = MixedSource([labels, lmdb_source], size=12, seed=1)  # 8 label lines and 4 records, 9 and 3 an epoch
+    draws = {epoch: [mixed.locate(i, epoch) for i in range(12)] for epoch in range(4)}
+    for epoch, pairs in draws.items():
+        assert sum(k == 0 for k, _ in pairs) == 9
+    # each source is walked whole before any sample repeats, across epochs
+    label_draws = [inner for epoch in range(4) for k, inner in draws[epoch] if k == 0]
+    assert sorted(label_draws[:8]) == list(range(8)) and sorted(label_draws[8:16]) == list(range(8))
+    lmdb_draws = [inner for epoch in range(4) for k, inner in draws[epoch] if k == 1]
+    assert [sorted(lmdb_draws[i:i + 4]) for i in (0, 4, 8)] == [[0, 1, 2, 3]] * 3
+    assert draws[0] != draws[1]  # another epoch, other samples
+    assert MixedSource([labels, lmdb_source], size=12, seed=1).locate(3, 2) == draws[2][3]  # reproducible
+    # nothing is stored per sample
+    assert len(pickle.dumps(MixedSource([labels, lmdb_source], size=10_000_000))) < len(pickle.dumps(mixed)) + 16
 
 
-def test_synthetic_is_deterministic_per_index_and_seed():
+def test_synthetic_is_deterministic_per_index_seed_and_epoch():
     a = SyntheticTextSource(size=50, seed=3, font_dirs=[])
     b = SyntheticTextSource(size=50, seed=3, font_dirs=[])
     c = SyntheticTextSource(size=50, seed=4, font_dirs=[])
     first, again, other_seed = a.load(7), b.load(7), c.load(7)
     assert first[1] == again[1] and np.array_equal(np.asarray(first[0]), np.asarray(again[0]))
     assert [a.load(i)[1] for i in range(20)] != [c.load(i)[1] for i in range(20)]
+    assert [a.load(i, epoch=1)[1] for i in range(20)] != [a.load(i)[1] for i in range(20)]
     labels = [a.load(i)[1] for i in range(50)]
     assert len(set(labels)) > 45  # different indices, different lines
     assert all(1 <= len(t) <= 12 for t in labels)
@@ -102,6 +98,28 @@ def test_synthetic_fonts_are_configurable(tmp_path):
         SyntheticTextSource(font_dirs=[str(tmp_path)], builtin_font=False)
     only_builtin = SyntheticTextSource(size=5, font_dirs=[str(tmp_path)])
     assert only_builtin.fonts == ["builtin"]
+
+
+@pytest.mark.parametrize("charset,allowed,needed", [
+    ("digits", set("0123456789"), set("0123456789")),
+    ("printable", set(Charset.from_spec("printable").symbols), set(" !,.") | set("ABC")),
+    ("alnum62", set(Charset.from_spec("alnum62").symbols), set("abcABC")),
+])
+def test_default_synthetic_lines_follow_the_charset(charset, allowed, needed):
+    data = TextRecognitionDataModule(charset=charset, num_workers=0)
+    text = "".join(data.train_sources[0].load(i)[1] for i in range(400))
+    assert set(text) <= allowed
+    assert needed <= set(text)
+    assert not any(line != line.strip() or "  " in line for line in
+                   (data.train_sources[0].load(i)[1] for i in range(400)))
+
+
+def test_dictionary_charset_renders_its_own_symbols(tmp_path):
+    symbols = "甲乙丙丁戊己庚辛"
+    (tmp_path / "dict.txt").write_text("\n".join(symbols), encoding="utf-8")
+    data = TextRecognitionDataModule(charset=str(tmp_path / "dict.txt"), num_workers=0)
+    text = "".join(data.train_sources[0].load(i)[1] for i in range(50))
+    assert set(text) == set(symbols)
 
 
 def test_resize_keeps_aspect_and_squeezes_wide_lines():
@@ -119,11 +137,11 @@ def test_resize_keeps_aspect_and_squeezes_wide_lines():
 def test_collator_pads_and_reports_skips():
     samples = [dict(image=torch.ones(3, 32, 40), label="ab", key="k1"), SkippedSample("k2", "image", "broken"),
                dict(image=torch.ones(3, 32, 21), label="c", key="k3")]
-    batch = LineCollator(pad_to=None)(samples)
+    batch = LineCollator(LineGeometry(pad_to="batch"))(samples)
     assert batch["images"].shape == (2, 3, 32, 40)
     assert batch["widths"].tolist() == [40, 21]
     assert batch["images"][1, :, :, 21:].abs().sum() == 0
     assert batch["skipped"][0].key == "k2"
-    assert LineCollator(pad_to=320)(samples)["images"].shape[-1] == 320
+    assert LineCollator(LineGeometry(pad_to="max", max_width=320))(samples)["images"].shape[-1] == 320
     empty = LineCollator()([SkippedSample("k", "image", "x")])
     assert empty["labels"] == [] and len(empty["skipped"]) == 1

@@ -4,6 +4,7 @@ import pickle
 import pytest
 import timm
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
 
 import lightocr
@@ -36,6 +37,60 @@ def test_converted_reference_gives_same_logits(name, num_classes):
         assert relative_max_diff(ours(x), reference(x)) < 1e-5
 
 
+def reference_parts(name, reference):
+    """The reference's own feature map and pre-logits functions (torchvision: ``features`` and the classifier
+    up to its last Linear; timm: ``forward_features`` and ``forward_head(pre_logits=True)``)."""
+    if lightocr.reference(name).startswith("timm:"):
+        return reference.forward_features, lambda x: reference.forward_head(reference.forward_features(x), True)
+    head = torch.nn.Sequential(*list(reference.classifier)[:-1])
+    return reference.features, lambda x: head(torch.flatten(F.adaptive_avg_pool2d(reference.features(x), 1), 1))
+
+
+@pytest.mark.parametrize("name", WITH_REFERENCE)
+def test_features_and_pre_logits_equal_the_reference(name):
+    reference = randomize_batchnorm(lightocr.create_reference(name)).eval()
+    ours = timm.create_model(name).eval()
+    ours.load_state_dict(lightocr.convert_state_dict(name, reference.state_dict()))
+    features, pre_logits = reference_parts(name, reference)
+    x = torch.randn(2, 3, 160, 160)
+    with torch.no_grad():
+        assert relative_max_diff(ours.forward_features(x), features(x)) < 1e-5
+        assert relative_max_diff(ours.forward_head(ours.forward_features(x), pre_logits=True), pre_logits(x)) < 1e-5
+
+
+@pytest.mark.parametrize("name", WITH_REFERENCE)
+@pytest.mark.parametrize("num_classes", [0, 10])
+@pytest.mark.parametrize("in_chans", [1, 3])
+def test_fine_tune_from_a_reference_file(tmp_path, name, num_classes, in_chans):
+    """A torchvision or timm weight file, a new head and grayscale input: timm's pretrained path as users call it."""
+    reference = randomize_batchnorm(lightocr.create_reference(name)).eval()
+    path = tmp_path / "reference.pth"
+    torch.save(reference.state_dict(), path)
+    ours = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)),
+                             num_classes=num_classes, in_chans=in_chans).eval()
+    assert ours.num_classes == num_classes
+    _, pre_logits = reference_parts(name, reference)
+    gray = torch.randn(2, 1, 128, 128)
+    x = gray if in_chans == 1 else gray.repeat(1, 3, 1, 1)
+    with torch.no_grad():
+        # a grayscale stem is the sum of the RGB filters: the same as the reference on a gray image
+        assert relative_max_diff(ours.forward_head(ours.forward_features(x), pre_logits=True),
+                                 pre_logits(gray.repeat(1, 3, 1, 1))) < 1e-5
+        assert ours(x).shape == ((2, 10) if num_classes else (2, ours.head_hidden_size))
+
+
+def test_weight_file_of_another_architecture_names_file_and_layer(tmp_path):
+    path = tmp_path / "mobilenet_v2.pth"
+    torch.save(lightocr.create_reference("lo_mobilenetv2_100").state_dict(), path)
+    with pytest.raises(ValueError, match=r"mobilenet_v2\.pth does not fit lo_mobilenetv3_large_100.*(differs at|the weights)"):
+        timm.create_model("lo_mobilenetv3_large_100", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    ours = tmp_path / "ours_small.safetensors"
+    save_file(timm.create_model("lo_mobilenetv3_small_050").state_dict(), ours)
+    with pytest.raises(ValueError, match=r"ours_small\.safetensors does not fit lo_mobilenetv3_small_100: first "
+                                         r"mismatch at 'stages\.1\.0"):
+        timm.create_model("lo_mobilenetv3_small_100", pretrained=True, pretrained_cfg_overlay=dict(file=str(ours)))
+
+
 def test_convert_state_dict_without_classifier():
     reference = timm.create_model("mobilenetv2_050", num_classes=0)
     ours = timm.create_model("lo_mobilenetv2_050", num_classes=0)
@@ -44,7 +99,7 @@ def test_convert_state_dict_without_classifier():
 
 def test_convert_rejects_another_architecture():
     other = lightocr.create_reference("lo_mobilenetv2_100").state_dict()
-    with pytest.raises(ValueError, match="cannot convert this state dict to lo_mobilenetv3_large_100"):
+    with pytest.raises(ValueError, match=r"does not fit lo_mobilenetv3_large_100.*shape differs at 'stem.conv.weight'"):
         lightocr.convert_state_dict("lo_mobilenetv3_large_100", other)
 
 

@@ -1,4 +1,5 @@
 """CTC loss and decoding against hand-worked cases."""
+import itertools
 import math
 
 import pytest
@@ -40,11 +41,28 @@ def test_beam_search_beats_greedy_on_the_textbook_case():
     assert beam.confidence == pytest.approx(0.64, rel=1e-5)
 
 
-def test_beam_search_sums_alignments_of_a_repeat():
-    # "aa" needs a blank in between: a - a (0.5*0.5*0.5) only, with T=3
-    probs = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).clamp_min(1e-12)
-    indices, probability = prefix_beam_search(probs, beam_width=4)
-    assert indices == [1, 1] and probability == pytest.approx(1.0, rel=1e-6)
+def brute_force_labellings(probs):
+    """Every alignment of a (T, 3) distribution, collapsed (merge repeats, drop blanks) and summed per labelling."""
+    totals = {}
+    for path in itertools.product(range(probs.shape[1]), repeat=probs.shape[0]):
+        collapsed = tuple(c for i, c in enumerate(path) if c != 0 and (i == 0 or path[i - 1] != c))
+        p = math.prod(float(probs[t, c]) for t, c in enumerate(path))
+        totals[collapsed] = totals.get(collapsed, 0.0) + p
+    return totals
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("seed", range(6))
+def test_beam_search_finds_the_most_probable_labelling(steps, seed):
+    generator = torch.Generator().manual_seed(100 * steps + seed)
+    probs = torch.randn(steps, 3, generator=generator).mul(2).softmax(-1).double()
+    totals = brute_force_labellings(probs)
+    best = max(totals, key=totals.get)
+    # a beam wide enough to keep every prefix is exact
+    indices, probability = prefix_beam_search(probs, beam_width=3 ** steps)
+    assert tuple(indices) == best
+    assert probability == pytest.approx(totals[best], rel=1e-9)
+    assert sum(totals.values()) == pytest.approx(1.0)
 
 
 def test_ctc_min_length():

@@ -13,7 +13,18 @@ def test_every_zoo_network_keeps_the_width(name):
         sequence = encoder(torch.randn(2, 3, 32, 320))
     assert sequence.shape == (2, 80, encoder.out_channels)
     assert encoder.width_reduction == 4 and encoder.height_reduction == 32
-    assert encoder.sequence_length(320) == 80 and encoder.sequence_length(101) == 26
+
+
+@pytest.mark.parametrize("name", ["lo_mobilenetv1_025", "lo_mobilenetv2_035", "lo_mobilenetv3_small_050",
+                                  "lo_mobilenetv3_large_050"])
+def test_sequence_length_is_the_encoders_real_output_width(name):
+    encoder = BackboneEncoder(name).eval()
+    model = CRNN(5, backbone=name, neck="none")
+    with torch.no_grad():
+        for width in (1, 2, 3, 5, 8, 13, 31, 64, 97, 101, 255):
+            measured = encoder(torch.randn(1, 3, 32, width)).shape[1]
+            assert encoder.sequence_length(width) == measured, width
+            assert int(model.sequence_lengths(torch.tensor([width]))) == measured, width
 
 
 def test_taller_lines_are_pooled_to_one_row():
