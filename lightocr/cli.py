@@ -139,7 +139,11 @@ class LightOCRCLI(LightningCLI):
                 ensure_wandb_mode(init_args.save_dir)
             elif kind.endswith(("TensorBoardLogger", "CSVLogger")):
                 init_args.save_dir, init_args.name, init_args.version = str(run_dir.parent), "", run_dir.name
-        for callback in config.trainer.get("callbacks") or []:
+        callbacks = config.trainer.get("callbacks") or []
+        if not logger:  # --trainer.logger=false: the LR monitor, which needs a logger, goes too
+            config.trainer.callbacks = [c for c in callbacks
+                                        if not str(getattr(c, "class_path", "")).endswith("LearningRateMonitor")]
+        for callback in config.trainer.callbacks or []:
             if str(getattr(callback, "class_path", "")).endswith("ModelCheckpoint") and not callback.init_args.dirpath:
                 callback.init_args.dirpath = str(run_dir / "checkpoints")
         if inherited is None:

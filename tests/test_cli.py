@@ -1,22 +1,55 @@
-"""The command lines: every config parses; a short fit through the CLI; `lightocr read` on its checkpoint."""
+"""The command lines as users run them: every config parses; fit with bad samples; run folders and resume;
+`lightocr read` and `lightning predict` with a checkpoint's input geometry; checks that refuse bad settings."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import lmdb
+import numpy as np
 import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
 
 from lightocr.cli import LightOCRCLI
+from .data.conftest import line_image, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+CONFIG = ROOT / "configs" / "crnn_mobilenetv3.yaml"
 BIN = Path(sys.executable).parent
 
 
-def tiny_sources(size, seed):
-    return json.dumps([dict(class_path="lightocr.data.SyntheticTextSource",
-                            init_args=dict(size=size, seed=seed, max_length=6, font_dirs=[]))])
+def synthetic(size, seed, max_length=5):
+    return dict(class_path="lightocr.data.SyntheticTextSource",
+                init_args=dict(size=size, seed=seed, max_length=max_length, font_dirs=[]))
+
+
+def run(command, cwd, env=None, check=True):
+    environment = dict(os.environ, **(env or {}))
+    environment.pop("LIGHTOCR_RUN_DIR", None)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=environment, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def fit(cwd, *extra, train=None, val=None, subcommand="fit", check=True, env=None):
+    """``lightning <subcommand> --config configs/crnn_mobilenetv3.yaml`` with a tiny network and data, the default
+    logger (W&B, offline: the tests have no credentials) and callbacks."""
+    command = [str(BIN / "lightning"), subcommand, "--config", str(CONFIG), "--trainer.enable_progress_bar=false",
+               "--model.init_args.backbone=lo_mobilenetv3_small_050",
+               "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+               "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+               f"--data.init_args.train_sources={json.dumps(train or [synthetic(64, 0)])}",
+               f"--data.init_args.val_sources={json.dumps(val or [synthetic(8, 1)])}", *extra]
+    return run(command, cwd, env=dict(dict(WANDB_API_KEY="", WANDB_MODE="offline"), **(env or {})), check=check)
+
+
+def checkpoint(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def test_there_are_configs():
@@ -28,52 +61,196 @@ def test_config_parses_and_instantiates(config):
     from lightning.pytorch import LightningDataModule, LightningModule
     cli = LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
                       args=["--config", str(config)], run=False)
-    # the charset is linked from the data module into the model
+    # the charset, the channels and the input geometry are linked from the data module into the model
     assert cli.model.charset.symbols == cli.datamodule.charset_symbols
     assert cli.model.hparams.in_chans == cli.datamodule.channels
+    assert cli.model.hparams.input_geometry == cli.datamodule.input_geometry
 
 
 def test_unknown_key_is_named(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "lightocr", "fit", "--config", str(CONFIGS[0]),
-                             "--model.init_args.backbone_kwarg", "1"], capture_output=True, text=True, cwd=tmp_path)
+    result = run([sys.executable, "-m", "lightocr", "fit", "--config", str(CONFIG),
+                  "--model.init_args.backbone_kwarg", "1"], tmp_path, check=False)
     assert result.returncode != 0
     assert "backbone_kwarg" in result.stderr
 
 
-def test_fit_then_read(tmp_path):
-    run = tmp_path / "run"
-    command = [str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs/crnn_mobilenetv3.yaml"),
-               "--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1",
-               f"--trainer.default_root_dir={run}", f"--trainer.logger.init_args.save_dir={run}",
-               "--model.init_args.backbone=lo_mobilenetv3_small_050", "--data.init_args.batch_size=4",
-               "--data.init_args.num_workers=0", f"--data.init_args.train_sources={tiny_sources(64, 0)}",
-               f"--data.init_args.val_sources={tiny_sources(8, 1)}"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    checkpoints = sorted(run.rglob("*.ckpt"))
-    assert {"last.ckpt"} <= {c.name for c in checkpoints}
-    assert any(c.name.startswith("step") for c in checkpoints)  # best by validation word accuracy
+# bad samples ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def bad_label_folder(tmp_path):
+    """8 lines: 3 good, a corrupt file, a missing file, a symbol outside alnum36, and a label too long for
+    its 12-pixel-wide image (3 time steps); one more good line."""
+    root = tmp_path / "lines"
+    root.mkdir()
+    labels = {"good0.png": "abc", "good1.png": "de4", "good2.png": "xyz", "good3.png": "q7"}
+    for name, label in labels.items():
+        line_image(label).save(root / name)
+    (root / "corrupt.png").write_bytes(b"not an image")
+    line_image("ü").save(root / "accent.png")
+    Image.new("RGB", (12, 32), "white").save(root / "narrow.png")
+    rows = [f"{n}\t{l}" for n, l in labels.items()] + [
+        "corrupt.png\tcorrupt", "missing.png\tmissing", "accent.png\tü", "narrow.png\tmuchtoolong"]
+    (root / "labels.txt").write_text("\n".join(rows) + "\n")
+    return root
 
-    from PIL import Image
+
+def bad_lmdb(tmp_path):
+    path = tmp_path / "bad.lmdb"
+    env = lmdb.open(str(path), map_size=2 ** 26)
+    with env.begin(write=True) as txn:
+        for number, (image, label) in enumerate([(png_bytes(line_image("ab")), "ab"), (b"corrupt", "cd"),
+                                                 (png_bytes(line_image("e5")), "e5"), (b"\x89PNG", "fg")], 1):
+            txn.put(f"image-{number:09d}".encode(), image)
+            txn.put(f"label-{number:09d}".encode(), label.encode())
+        txn.put(b"num-samples", b"4")
+    env.close()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["label_file", "lmdb", "unknown_symbols"])
+def test_bad_samples_are_counted_and_training_goes_on(tmp_path, bad_label_folder, kind):
+    if kind == "label_file":
+        source = dict(class_path="lightocr.data.LabelFileSource", init_args=dict(path=str(bad_label_folder / "labels.txt")))
+        extra, expected = [], {"image": 2 * 2, "unknown_symbols": 2, "too_long": 2}  # 2 epochs of 8 lines
+    elif kind == "lmdb":
+        source = dict(class_path="lightocr.data.LmdbSource", init_args=dict(path=str(bad_lmdb(tmp_path))))
+        extra, expected = [], {"image": 2 * 4}  # 4 epochs of 4 records
+    else:  # the default synthetic lines are alphanumeric here, but the charset is digits only
+        source = synthetic(32, 0) | dict(init_args=dict(size=32, seed=0, max_length=5, font_dirs=[],
+                                                        alphabet="0123456789abc"))
+        extra, expected = ["--data.init_args.charset=digits"], None
+    fit(tmp_path, "--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1",
+        *extra, train=[source], val=[source])
+    state = checkpoint(tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt")
+    assert state["global_step"] == 4  # every step taken, even on batches with nothing usable
+    counts = {kind: int(n) for kind, n in state["skipped_samples"].items() if n}
+    if expected is None:
+        assert counts.get("unknown_symbols", 0) > 0
+    else:
+        assert {k: v for k, v in counts.items() if k != "empty_batch"} == expected
+
+
+def test_raise_policy_stops_on_a_label_too_long_for_its_image(tmp_path, bad_label_folder):
+    rows = (bad_label_folder / "labels.txt").read_text().splitlines()
+    (bad_label_folder / "labels.txt").write_text("\n".join(r for r in rows if r.startswith(("good", "narrow"))))
+    source = dict(class_path="lightocr.data.LabelFileSource", init_args=dict(path=str(bad_label_folder / "labels.txt")))
+    result = fit(tmp_path, "--trainer.max_steps=4", "--trainer.limit_val_batches=0", "--data.init_args.on_error=raise",
+                 train=[source], check=False)
+    assert result.returncode != 0
+    assert re.search(r"narrow\.png: 11 symbols, [3-5] time steps", result.stderr) and "on_error" in result.stderr
+
+
+# run folders, resume -------------------------------------------------------------------------------------------
+def wandb_runs(run_dir):
+    return sorted((run_dir / "wandb").glob("offline-run-*"))
+
+
+def test_resume_continues_the_run_in_its_folder_and_wandb_run(tmp_path, bad_label_folder):
+    source = dict(class_path="lightocr.data.LabelFileSource", init_args=dict(path=str(bad_label_folder / "labels.txt")))
+    first = fit(tmp_path, "--trainer.max_steps=4", "--trainer.limit_val_batches=0", train=[source])
+    run_dir = tmp_path / "runs/crnn_mobilenetv3/version_0"
+    assert "run folder: runs/crnn_mobilenetv3/version_0" in first.stderr + first.stdout
+    assert (run_dir / "config.yaml").is_file() and len(wandb_runs(run_dir)) == 1
+    skipped_first = checkpoint(run_dir / "checkpoints/last.ckpt")["skipped_samples"]
+    second = fit(tmp_path, "--trainer.max_steps=8", "--trainer.limit_val_batches=0", "--ckpt_path=last",
+                 train=[source])
+    assert "Restored all states" in second.stderr + second.stdout
+    assert sorted(p.name for p in (tmp_path / "runs/crnn_mobilenetv3").iterdir()) == ["version_0"]
+    state = checkpoint(run_dir / "checkpoints/last.ckpt")
+    assert state["global_step"] == 8
+    # the counters of skipped samples go on from the first run's (4 epochs of 8 lines: 4 x 2 bad images)
+    assert skipped_first["image"] == 4 and state["skipped_samples"]["image"] == 8
+    runs = wandb_runs(run_dir)
+    assert len(runs) == 2 and runs[0].name.rsplit("-", 1)[1] == runs[1].name.rsplit("-", 1)[1]  # same W&B id
+    # a new launch without --ckpt_path starts the next version
+    fit(tmp_path, "--trainer.max_steps=1", "--trainer.limit_val_batches=0", train=[source])
+    assert (tmp_path / "runs/crnn_mobilenetv3/version_1/checkpoints/last.ckpt").is_file()
+
+
+def test_ckpt_path_last_without_an_earlier_run(tmp_path):
+    result = fit(tmp_path, "--trainer.max_steps=1", "--ckpt_path=last", check=False)
+    assert result.returncode != 0
+    assert "no earlier run under runs/crnn_mobilenetv3 has checkpoints/last.ckpt" in result.stderr
+    assert not (tmp_path / "runs/crnn_mobilenetv3/version_0").exists()
+    # auto: resume when there is a run, start one otherwise
+    fit(tmp_path, "--trainer.max_steps=2", "--trainer.limit_val_batches=0", "--ckpt_path=auto")
+    assert checkpoint(tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt")["global_step"] == 2
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    fit(tmp_path, "--trainer.max_steps=2", "--trainer.limit_val_batches=0")
+    other = tmp_path / "crnn_other.yaml"
+    other.write_text(CONFIG.read_text().replace("backbone: lo_mobilenetv3_small_100", "backbone: lo_mobilenetv2_050"))
+    last = tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt"
+    result = run([str(BIN / "lightning"), "fit", "--config", str(other), f"--ckpt_path={last}",
+                  "--data.init_args.height=48"], tmp_path, check=False, env=dict(WANDB_MODE="disabled"))
+    assert result.returncode != 0
+    assert f"it was written by a run of {CONFIG}" in result.stderr and f"({other})" in result.stderr
+    assert "backbone: checkpoint 'lo_mobilenetv3_small_050', config 'lo_mobilenetv2_050'" in result.stderr
+    assert "'height': 32" in result.stderr
+
+
+def test_devices_above_the_core_count_are_refused(tmp_path):
+    result = fit(tmp_path, "--trainer.accelerator=cpu", f"--trainer.devices={os.cpu_count() + 1}", check=False)
+    assert result.returncode != 0
+    assert f"asks for {os.cpu_count() + 1} CPU processes" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+# reading with a checkpoint ---------------------------------------------------------------------------------
+def independent_read(state, image_path):
+    """Read one image with the checkpoint's network, but shaped and decoded here: grayscale, 24 pixels high, the
+    width scaled by the aspect ratio, (x / 255 - 0.5) / 0.5, greedy CTC (argmax, merge repeats, drop blanks)."""
+    from lightocr.tasks import TextRecognitionTask
+    hparams = {k: v for k, v in state["hyper_parameters"].items() if not k.startswith("_")}
+    task = TextRecognitionTask(**hparams)
+    task.load_state_dict(state["state_dict"])
+    image = Image.open(image_path).convert("L")
+    width = min(200, round(image.width * 24 / image.height))
+    array = np.asarray(image.resize((width, 24), Image.BILINEAR), dtype=np.float32)
+    x = (torch.from_numpy(array)[None, None] / 255 - 0.5) / 0.5
+    with torch.no_grad():
+        probs = task.eval().model(x)[0].softmax(-1)
+    best, text, previous, confidence = probs.argmax(-1).tolist(), "", 0, 1.0
+    for t, index in enumerate(best):
+        if index not in (0, previous):
+            text += hparams["charset"][index - 1]
+            confidence *= float(probs[t, index])
+        previous = index
+    return text, confidence
+
+
+def test_read_and_predict_use_the_checkpoints_input_geometry(tmp_path):
+    fit(tmp_path, "--trainer.max_steps=6", "--trainer.limit_val_batches=0", "--data.init_args.height=24",
+        "--data.init_args.max_width=200", "--data.init_args.channels=1", "--data.init_args.pad_to=batch",
+        train=[synthetic(64, 0, max_length=3)])
+    last = tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt"
+    state = checkpoint(last)
+    assert state["hyper_parameters"]["input_geometry"] == dict(height=24, max_width=200, channels=1, pad_to="batch",
+                                                               multiple=8, mean=0.5, std=0.5)
     images = []
-    for i, size in enumerate([(120, 40), (40, 40), (300, 20)]):
+    for i, (text, mode, width) in enumerate([("ab1", "RGB", 80), ("7", "L", 40), ("xyz", "RGBA", 120)]):
+        # 24 pixels high and a multiple of 8 wide: the checkpoint's geometry adds no padding
+        image = Image.new("RGB", (width, 24), "white")
+        ImageDraw.Draw(image).text((4, 2), text, font=ImageFont.load_default(18), fill="black")
         images.append(tmp_path / f"line{i}.png")
-        Image.new("RGB" if i else "L", size, "white").save(images[-1])
-    read = subprocess.run([str(BIN / "lightocr"), "read", "--ckpt", str(run.rglob("last.ckpt").__next__()),
-                           *map(str, images)], capture_output=True, text=True)
-    assert read.returncode == 0, read.stderr
-    lines = read.stdout.strip().split("\n")
-    assert len(lines) == 3
-    for line, image in zip(lines, images):
-        path, text, confidence = line.split("\t")
-        assert path == str(image)
-        assert 0.0 <= float(confidence) <= 1.0
-        assert all(c in "0123456789abcdefghijklmnopqrstuvwxyz" for c in text)
+        image.convert(mode).save(images[-1])
+    read = run([str(BIN / "lightocr"), "read", "--batch-size=1", "--ckpt", str(last), *map(str, images)], tmp_path)
+    rows = [line.split("\t") for line in read.stdout.strip().split("\n")]
+    assert [r[0] for r in rows] == list(map(str, images))
+    for (_, text, confidence), image in zip(rows, images):
+        expected_text, expected_confidence = independent_read(state, image)
+        assert text == expected_text
+        assert float(confidence) == pytest.approx(expected_confidence, abs=2e-4)
+    # lightning predict: the config says height 32 and RGB, the checkpoint 24 and grayscale; the checkpoint wins
+    fit(tmp_path, f"--ckpt_path={last}", f"--data.init_args.predict_paths={json.dumps(list(map(str, images)))}",
+        "--data.init_args.batch_size=1", subcommand="predict")
+    written = (tmp_path / "runs/crnn_mobilenetv3/version_1/predictions.tsv").read_text().strip().split("\n")
+    assert [line.split("\t")[:2] for line in written] == [r[:2] for r in rows]
 
 
 def test_read_reports_bad_files(tmp_path):
+    from lightocr.cli import read_main
     with pytest.raises(SystemExit, match="checkpoint not found"):
-        from lightocr.cli import read_main
         read_main(["--ckpt", str(tmp_path / "none.ckpt"), str(tmp_path)])
     (tmp_path / "bad.ckpt").write_bytes(b"garbage")
     with pytest.raises(SystemExit, match="cannot read checkpoint"):

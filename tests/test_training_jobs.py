@@ -32,16 +32,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(subcommand, run_dir, *extra, env=None):
+def cli(subcommand, run_dir, *extra, env=None, train=None, timeout=600):
+    """``python -m lightocr <subcommand>``; each launch writes to ``<run_dir>/version_<n>``."""
     command = [sys.executable, "-m", "lightocr", subcommand, "--config", str(CONFIG),
-               f"--trainer.default_root_dir={run_dir}", f"--trainer.logger.init_args.save_dir={run_dir}",
+               f"--trainer.default_root_dir={run_dir}",
                "--trainer.enable_progress_bar=false", "--model.init_args.backbone=lo_mobilenetv3_small_050",
                "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
                "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
-               f"--data.init_args.train_sources={sources(64, 0)}", f"--data.init_args.val_sources={sources(16, 1)}",
-               *extra]
+               f"--data.init_args.train_sources={train or sources(64, 0)}",
+               f"--data.init_args.val_sources={sources(16, 1)}", *extra]
     environment = dict(os.environ, PYTHONPATH=str(ROOT), MASTER_PORT=str(free_port()), **(env or {}))
-    result = subprocess.run(command, capture_output=True, text=True, cwd=run_dir, env=environment, timeout=600)
+    environment.pop("LIGHTOCR_RUN_DIR", None)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=run_dir, env=environment, timeout=timeout)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
 
@@ -86,7 +88,7 @@ def test_wandb_offline_without_credentials(tmp_path):
     result = cli("fit", tmp_path, "--trainer.max_steps=4", "--trainer.val_check_interval=2",
                  "--trainer.log_every_n_steps=1", env=env)
     assert "wandb sync" in result.stdout + result.stderr
-    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    runs = list((tmp_path / "version_0" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     records = read_wandb_records(runs[0])
     history = [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
@@ -121,6 +123,14 @@ def test_ddp_two_processes_agree(tmp_path):
     differing = {key for key in rank0 if not torch.equal(rank0[key], rank1[key])}
     assert differing and all(key.endswith(("running_mean", "running_var")) for key in differing)
     checkpoint = next(tmp_path.rglob("last.ckpt"))
+    assert torch.load(checkpoint, weights_only=True)["TextRecognitionDataModule"] == dict(
+        epoch=0, samples=3 * 4 * 2, world_size=2)  # 3 steps of 4 lines on each of 2 ranks
+    # resumed on one process: the rest of the epoch is sharded anew, and the log says so
+    resumed = cli("fit", tmp_path, "--trainer.max_steps=5", "--trainer.limit_val_batches=0",
+                  "--trainer.accelerator=cpu", "--trainer.devices=1", f"--ckpt_path={checkpoint}",
+                  "--trainer.logger=false", env={"WANDB_MODE": "disabled"})
+    assert "resuming on 1 processes a run saved on 2" in resumed.stderr
+    assert torch.load(checkpoint, weights_only=True)["global_step"] == 5
     metrics = {}
     for devices in (1, 2):
         path = tmp_path / f"metrics{devices}.json"
@@ -131,6 +141,26 @@ def test_ddp_two_processes_agree(tmp_path):
         metrics[devices] = json.loads(path.read_text())
     for key in ("val/word_acc", "val/cer", "val/ned"):
         assert metrics[2][key] == pytest.approx(metrics[1][key], abs=1e-6), key
+
+
+def test_ddp_rank_with_only_bad_samples_keeps_in_step(tmp_path):
+    """Rank 1 can read none of its samples: it still takes every step (a zero loss), so the ranks' gradient
+    reductions stay paired; without that, rank 0 would wait for rank 1 forever (the timeout fails the test)."""
+    weights = tmp_path / "weights"
+    callbacks = json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(weights))),
+                            dict(class_path="lightocr.callbacks.LastCheckpointOnExit")])
+    train = json.dumps([dict(class_path="tests.jobs_helpers.UnreadableOnRank",
+                             init_args=dict(size=64, seed=0, max_length=5, font_dirs=[]))])
+    cli("fit", tmp_path, "--trainer.max_steps=3", "--trainer.limit_val_batches=0", "--trainer.strategy=ddp",
+        "--trainer.devices=2", "--trainer.accelerator=cpu", f"--trainer.callbacks={callbacks}",
+        "--trainer.logger=false", train=train, env={"WANDB_MODE": "disabled"}, timeout=240)
+    rank0, rank1 = (torch.load(weights / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    parameters = {name for name, _ in tiny_task(tiny_data()).named_parameters()}
+    assert all(torch.equal(rank0[key], rank1[key]) for key in parameters)
+    state = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
+    assert state["global_step"] == 3
+    # summed over the ranks: rank 1's 3 batches of 4 unreadable samples, and its 3 empty batches
+    assert state["skipped_samples"]["image"] == 12 and state["skipped_samples"]["empty_batch"] == 3
 
 
 class CheckLoss(Callback):
@@ -171,17 +201,22 @@ def run_until(tmp_path, max_steps, interrupt=None, ckpt_path=None, ema=False):
     return task, trainer
 
 
-@pytest.mark.parametrize("ema", [False, True], ids=["plain", "ema"])
-def test_resume_gives_the_same_weights(tmp_path, ema):
-    # 32 samples / batch 4 = 8 steps an epoch: stop mid-epoch at 5, finish at 10 (into the second epoch)
-    straight, _ = run_until(tmp_path / "a", 10, ema=ema)
-    run_until(tmp_path / "b", 10, interrupt=5, ema=ema)
+@pytest.mark.parametrize("ema,stop", [(False, 5), (True, 5), (False, 8), (False, "max_steps")],
+                         ids=["mid-epoch", "mid-epoch-ema", "epoch-end-ctrl-c", "epoch-end-max-steps"])
+def test_resume_gives_the_same_weights(tmp_path, ema, stop):
+    # 32 samples / batch 4 = 8 steps an epoch: stop mid-epoch at 5 or at the epoch's end, finish at 12 (into the
+    # second epoch, whose lines and augmentations differ from the first's)
+    straight, _ = run_until(tmp_path / "a", 12, ema=ema)
+    if stop == "max_steps":
+        run_until(tmp_path / "b", 8, ema=ema)
+        stop = 8
+    else:
+        run_until(tmp_path / "b", 12, interrupt=stop, ema=ema)
     last = tmp_path / "b" / "checkpoints" / "last.ckpt"
     state = torch.load(last, weights_only=False)
-    assert state["global_step"] == 5 and state["optimizer_states"] and state["lr_schedulers"]
-    assert state["TextRecognitionDataModule"] == {"epoch": 0, "batches": 5}
-    resumed, trainer = run_until(tmp_path / "b", 10, ckpt_path=str(last), ema=ema)
-    assert trainer.global_step == 10
+    assert state["global_step"] == stop and state["optimizer_states"] and state["lr_schedulers"]
+    resumed, trainer = run_until(tmp_path / "b", 12, ckpt_path=str(last), ema=ema)
+    assert trainer.global_step == 12
     for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=0, atol=0, msg=key)
 

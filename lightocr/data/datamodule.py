@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
 from .dataset import LineCollator, TextLineDataset, check_on_error
-from .samplers import ResumableSampler, resume_position, warn_if_resharded
+from .samplers import ResumableSampler, warn_if_resharded
 from .sources import ImageFilesSource, MixedSource, TextSource
 from .synthetic import SyntheticTextSource
 from .transforms import LineGeometry, default_augment
@@ -99,6 +99,7 @@ class TextRecognitionDataModule(LightningDataModule):
         self.augment, self.augment_eval = augment, augment_eval
         self.predict_paths = predict_paths or []
         self._resume_from: Dict[str, int] = {}
+        self._sampler: Optional[ResumableSampler] = None
 
     # linked into the task by the CLI
     @property
@@ -134,7 +135,7 @@ class TextRecognitionDataModule(LightningDataModule):
         if not self.train_sources:
             raise ValueError("no training data: data.train_sources is empty")
         dataset = self._dataset(self.train_sources, self.augment, self.train_size)
-        sampler = ResumableSampler(dataset, seed=self.seed)
+        sampler = self._sampler = ResumableSampler(dataset, self.batch_size, seed=self.seed)
         if self._resume_from:
             saved, self._resume_from = self._resume_from, {}
             warn_if_resharded(saved, sampler.num_replicas)
@@ -144,8 +145,15 @@ class TextRecognitionDataModule(LightningDataModule):
         return self._loader(dataset, sampler)
 
     # the data position travels in the checkpoint, so that a resumed run continues the epoch where it stopped
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self._sampler is not None and self.trainer is not None and self.trainer.training:
+            self._sampler.count_batch()
+        return batch
+
     def state_dict(self) -> Dict[str, int]:
-        return resume_position(self.trainer, self.batch_size)
+        if self._sampler is None or self.trainer is None or not self.trainer.training:
+            return {}
+        return self._sampler.position()
 
     def load_state_dict(self, state_dict: Dict[str, int]) -> None:
         self._resume_from = dict(state_dict) if "samples" in state_dict else {}

@@ -9,56 +9,70 @@ from torch.utils.data import Dataset, DistributedSampler
 
 
 class ResumableSampler(DistributedSampler):
-    """``DistributedSampler`` that yields ``(epoch, index)`` pairs and can skip what a resumed run trained.
+    """``DistributedSampler`` that yields ``(epoch, index)`` pairs, and knows how far training has gone in its data.
 
-    Each epoch has one seeded global order of the indices; rank ``r`` of ``n`` takes every ``n``-th index of it
-    from position ``r`` (full batches only, as ``drop_last``). After ``b`` batches of ``s`` samples on ``n``
-    ranks, the first ``b * s * n`` positions of the global order are consumed whatever the rank, so a resumed
-    epoch drops exactly those and shards the rest over the processes it now has. The epoch travels with each
-    index, so that generated sources and augmentations draw new samples every epoch (see ``TextLineDataset``).
+    Each data epoch has one seeded global order of the indices; rank ``r`` of ``n`` takes every ``n``-th index of
+    it from position ``r``, in full batches. After ``b`` trained batches of ``s`` samples on ``n`` ranks, the first
+    ``b * s * n`` positions of the global order are consumed whatever the rank, so a resumed epoch drops exactly
+    those and shards the rest over the processes it now has. The epoch travels with each index, so that generated
+    sources and augmentations draw new samples every epoch (see ``TextLineDataset``).
 
-    Works without a process group too (one replica). Lightning keeps it under DDP, since it already is a
-    ``DistributedSampler``, and calls ``set_epoch`` before every epoch.
+    The data epoch is the sampler's own: an iteration continues the current data epoch while a full batch per
+    rank is left in it, else starts the next. Lightning's epoch number is not used, since after a restore it
+    depends on how the run stopped (a ``max_steps`` stop mid-epoch counts the epoch as done, a Ctrl-C does not,
+    and a stop at an epoch's last step resumes into a one-batch epoch). The data module calls ``count_batch``
+    for every trained batch. Works without a process group too (one replica).
     """
 
-    def __init__(self, dataset: Dataset, seed: int = 0, shuffle: bool = True):
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, shuffle: bool = True):
         distributed = dist.is_available() and dist.is_initialized()
         super().__init__(dataset, num_replicas=None if distributed else 1, rank=None if distributed else 0,
                          shuffle=shuffle, seed=seed, drop_last=True)
-        self._resume: Optional[Tuple[int, int]] = None
+        self.batch_size = batch_size
+        self.start, self.trained = 0, 0  # positions skipped when the current epoch's iteration began; batches since
+        self._iterated = False
+
+    def set_epoch(self, epoch: int) -> None:
+        """Lightning's epoch number is ignored (see the class docstring)."""
 
     def resume(self, epoch: int, consumed: int) -> None:
-        """Skip the first ``consumed`` positions of ``epoch``'s global order (once, and only in that epoch)."""
-        self._resume = (epoch, consumed)
+        """Continue data epoch ``epoch`` after its first ``consumed`` positions."""
+        self.epoch, self.start, self.trained, self._iterated = epoch, consumed, 0, True
 
-    def global_order(self) -> list:
-        if not self.shuffle:
-            return list(range(len(self.dataset)))
-        generator = torch.Generator()
-        generator.manual_seed(self.seed + self.epoch)
-        return torch.randperm(len(self.dataset), generator=generator).tolist()
+    def count_batch(self) -> None:
+        self.trained += 1
+
+    @property
+    def consumed(self) -> int:
+        """Positions of the current epoch's global order trained so far (all ranks together)."""
+        return self.start + self.trained * self.batch_size * self.num_replicas
+
+    def _epoch_left(self, consumed: int) -> bool:
+        return (len(self.dataset) - consumed) // self.num_replicas >= self.batch_size
+
+    def position(self) -> Dict[str, int]:
+        """Where training stands: data epoch, positions consumed in it, processes; a finished epoch is saved as
+        the start of the next."""
+        epoch, consumed = (self.epoch, self.consumed) if self._epoch_left(self.consumed) else (self.epoch + 1, 0)
+        return dict(epoch=epoch, samples=consumed, world_size=self.num_replicas)
 
     def __iter__(self) -> Iterator[Tuple[int, int]]:
-        order = self.global_order()
-        if self._resume is not None and self._resume[0] == self.epoch:
-            order = order[self._resume[1]:]
-        if self._resume is not None and self._resume[0] <= self.epoch:
-            self._resume = None
+        if self._iterated:
+            self.epoch, self.start = (self.epoch, self.consumed) if self._epoch_left(self.consumed) else (
+                self.epoch + 1, 0)
+        self._iterated, self.trained = True, 0
+        if self.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(self.seed + self.epoch)
+            order = torch.randperm(len(self.dataset), generator=generator).tolist()
+        else:
+            order = list(range(len(self.dataset)))
+        order = order[self.start:]
         per_rank = len(order) // self.num_replicas
         return iter([(self.epoch, index) for index in order[self.rank:per_rank * self.num_replicas:self.num_replicas]])
 
     def __len__(self) -> int:
         return len(self.dataset) // self.num_replicas
-
-
-def resume_position(trainer, batch_size: int) -> Dict[str, int]:
-    """Where training stands in its epoch: the epoch, the samples consumed from its global order (over all
-    ranks), and the number of processes. Empty outside fitting."""
-    if trainer is None or not trainer.training:
-        return {}
-    batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-    return dict(epoch=trainer.current_epoch, samples=batches * batch_size * trainer.world_size,
-                world_size=trainer.world_size)
 
 
 def warn_if_resharded(saved: Dict[str, int], world_size: int) -> None:

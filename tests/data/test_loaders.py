@@ -21,9 +21,12 @@ def words_lmdb(tmp_path):
     return path
 
 
-def epoch_keys(loader, epoch):
-    loader.sampler.set_epoch(epoch)
-    batches = list(loader)
+def epoch_keys(loader):
+    """One pass over the loader, each batch counted as trained (as the data module does under Lightning)."""
+    batches = []
+    for batch in loader:
+        batches.append(batch)
+        loader.sampler.count_batch()
     return [key for batch in batches for key in batch["keys"]], batches
 
 
@@ -34,9 +37,9 @@ def test_two_workers_give_every_sample_once_per_epoch(kind, words_lmdb):
     data = TextRecognitionDataModule(train_sources=[source], val_sources=[], batch_size=4, num_workers=2)
     loader = data.train_dataloader()
     assert loader.num_workers == 2
-    keys, batches = epoch_keys(loader, 0)
+    keys, batches = epoch_keys(loader)
     assert len(keys) == len(set(keys)) == 40  # no sample repeated, none lost, across both workers
-    again, batches_again = epoch_keys(loader, 1)
+    again, batches_again = epoch_keys(loader)
     assert sorted(k.rsplit(":", 1)[-1] for k in again) == sorted(k.rsplit(":", 1)[-1] for k in keys)
     assert [k.rsplit(":", 1)[-1] for k in again] != [k.rsplit(":", 1)[-1] for k in keys]  # a new order
     first = {k: img for b in batches for k, img in zip(b["keys"], b["images"])}
@@ -63,26 +66,33 @@ def test_augmentation_is_off_for_evaluation(words_lmdb):
 @pytest.mark.parametrize("before,after", [(2, 1), (1, 2), (2, 3)])
 def test_resume_on_another_number_of_processes_skips_exactly_what_was_trained(before, after):
     dataset = list(range(60))
-    # ``before`` ranks each trained 3 batches of 4 in epoch 2
+    # ``before`` ranks each trained 3 batches of 4 in data epoch 2
     trained = []
     for rank in range(before):
-        sampler = ResumableSampler(dataset, seed=7)
+        sampler = ResumableSampler(dataset, batch_size=4, seed=7)
         sampler.num_replicas, sampler.rank = before, rank
-        sampler.set_epoch(2)
-        trained += [index for _, index in list(sampler)[:12]]
+        sampler.resume(epoch=2, consumed=0)
+        trained += [index for epoch, index in list(sampler)[:12]]
+        for _ in range(3):
+            sampler.count_batch()
+    position = sampler.position()
+    assert position == dict(epoch=2, samples=3 * 4 * before, world_size=before)
     rest = []
     for rank in range(after):
-        sampler = ResumableSampler(dataset, seed=7)
+        sampler = ResumableSampler(dataset, batch_size=4, seed=7)
         sampler.num_replicas, sampler.rank = after, rank
-        sampler.resume(epoch=2, consumed=3 * 4 * before)
-        sampler.set_epoch(2)
-        rest += [index for _, index in sampler]
+        sampler.resume(position["epoch"], position["samples"])
+        rest += [index for epoch, index in sampler if epoch == 2]
     assert not set(trained) & set(rest)
     assert len(set(trained) | set(rest)) >= 60 - after + 1  # at most a partial shard's remainder is dropped
 
 
-def test_resume_position_applies_to_its_epoch_only():
-    sampler = ResumableSampler(list(range(20)), seed=0)
-    sampler.resume(epoch=0, consumed=20)  # saved at the end of epoch 0
-    sampler.set_epoch(1)
-    assert len(list(sampler)) == 20  # the next epoch is whole
+def test_an_exhausted_epoch_moves_on_to_the_next():
+    sampler = ResumableSampler(list(range(20)), batch_size=4, seed=0)
+    assert [epoch for epoch, _ in sampler] == [0] * 20
+    for _ in range(5):
+        sampler.count_batch()
+    assert sampler.position() == dict(epoch=1, samples=0, world_size=1)
+    assert [epoch for epoch, _ in sampler] == [1] * 20
+    sampler.count_batch()  # an iteration cut short after one batch continues the same epoch
+    assert [epoch for epoch, _ in sampler] == [1] * 16

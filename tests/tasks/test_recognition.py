@@ -4,7 +4,7 @@ import torch
 from lightning.pytorch import Callback, Trainer
 
 from lightocr.callbacks import LastCheckpointOnExit
-from lightocr.data import SkippedSample, SyntheticTextSource, TextRecognitionDataModule
+from lightocr.data import SyntheticTextSource, TextRecognitionDataModule
 from lightocr.tasks import TextRecognitionTask
 
 
@@ -28,21 +28,6 @@ def trainer(tmp_path, **kwargs):
 def test_task_needs_a_charset():
     with pytest.raises(ValueError, match="needs a charset"):
         TextRecognitionTask()
-
-
-def test_skipped_and_too_long_samples_are_counted():
-    data = tiny_data()
-    task = tiny_task(data)
-    images = torch.randn(3, 3, 32, 16)  # 16 pixels: 4 time steps
-    batch = dict(images=images, widths=torch.tensor([16, 16, 16]), labels=["ab", "aaaaa", "abcd"],
-                 keys=["k0", "k1", "k2"], skipped=[SkippedSample("bad.png", "image", "cannot decode")])
-    with pytest.warns(UserWarning, match="too_long"):
-        loss = task.training_step(batch, 0)
-    assert torch.isfinite(loss)
-    assert task.skipped == {"image": 1, "too_long": 1}
-    # nothing usable: the step is skipped, not crashed
-    batch = dict(images=images[:1], widths=torch.tensor([4]), labels=["abc"], keys=["k"], skipped=[])
-    assert task.training_step(batch, 1) is None
 
 
 def test_fit_test_and_rebuild_from_checkpoint(tmp_path):
