@@ -19,8 +19,8 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
 
 from .loggers import ensure_wandb_mode
-from .runs import (LAST, RUN_DIR_ENV, WANDB_ID_ENV, inherited_run, latest_resumable, new_version, new_wandb_id,
-                   run_of_checkpoint, wandb_run_id)
+from .runs import (LAST, RUN_DIR_ENV, WANDB_ID_ENV, fixed_run_dir, is_global_zero, latest_resumable, new_version,
+                   new_wandb_id, run_of_checkpoint, wandb_run_id)
 
 
 # What every task's run gets unless its YAML says otherwise: W&B logging (offline without credentials), the
@@ -92,11 +92,13 @@ class LightOCRCLI(LightningCLI):
         config = self._run_config()
         checkpoint = config.get("ckpt_path")
         self.resume_dir: Optional[Path] = None
+        fixed = fixed_run_dir()
         if checkpoint in ("last", "auto"):
-            previous = latest_resumable(self._run_root())
+            where = fixed or self._run_root()
+            previous = (fixed if (fixed / LAST).is_file() else None) if fixed else latest_resumable(where)
             if previous is None and checkpoint == "last":
                 raise SystemExit(
-                    f"--ckpt_path last: no earlier run under {self._run_root()} has checkpoints/last.ckpt. Leave out "
+                    f"--ckpt_path last: no earlier run under {where} has checkpoints/last.ckpt. Leave out "
                     f"--ckpt_path to start a new run, or use --ckpt_path auto to resume when there is one.")
             config.ckpt_path = str(previous / LAST) if previous else None
             self.resume_dir = previous
@@ -116,12 +118,13 @@ class LightOCRCLI(LightningCLI):
             self.run_dir = self._prepare_run_folder(config)
 
     def _prepare_run_folder(self, config) -> Path:
-        """Choose (or inherit, in a DDP worker) the run folder and point the logger and the callbacks at it."""
-        inherited = inherited_run()
+        """Choose the run folder (or take the one the environment names) and point the logger and the callbacks
+        at it; the processes that Lightning's DDP launcher starts inherit it through the environment."""
+        fixed = fixed_run_dir()
         resuming = self.subcommand == "fit" and self.resume_dir is not None
-        run_dir = inherited or (self.resume_dir if resuming else new_version(self._run_root()))
-        wandb_id = os.environ.get(WANDB_ID_ENV) if inherited else (
-            (wandb_run_id(run_dir) if resuming else None) or new_wandb_id())
+        run_dir = fixed or (self.resume_dir if resuming else new_version(self._run_root()))
+        wandb_id = os.environ.get(WANDB_ID_ENV) or (wandb_run_id(run_dir) if resuming else None) or new_wandb_id()
+        self._saved_environment = {key: os.environ.get(key) for key in (RUN_DIR_ENV, WANDB_ID_ENV)}
         os.environ[RUN_DIR_ENV], os.environ[WANDB_ID_ENV] = str(run_dir), wandb_id
         config.trainer.default_root_dir = str(run_dir)
         logger = config.trainer.get("logger")
@@ -146,10 +149,20 @@ class LightOCRCLI(LightningCLI):
         for callback in config.trainer.callbacks or []:
             if str(getattr(callback, "class_path", "")).endswith("ModelCheckpoint") and not callback.init_args.dirpath:
                 callback.init_args.dirpath = str(run_dir / "checkpoints")
-        if inherited is None:
+        if is_global_zero():
             run_dir.mkdir(parents=True, exist_ok=True)
             rank_zero_info(f"run folder: {run_dir}" + (f" (resuming {config.ckpt_path})" if resuming else ""))
         return run_dir
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        finally:  # a later run in this Python process chooses its own folder
+            for key, value in getattr(self, "_saved_environment", {}).items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def _plain(value):

@@ -9,6 +9,10 @@
 
 ``--ckpt_path last`` continues the newest run of the config that has a ``last.ckpt``, in its own folder and
 W&B run (same id, resumed); ``--ckpt_path auto`` does the same, or starts a new run when there is none.
+
+``LIGHTOCR_RUN_DIR`` names the run folder outright: jobs whose processes are started by a cluster launcher
+(SLURM, torchrun) set it, so that every process agrees on one folder; Lightning's own DDP launcher hands the
+folder to the processes it starts the same way.
 """
 import os
 import random
@@ -57,9 +61,14 @@ def new_wandb_id() -> str:
     return "".join(random.SystemRandom().choices(string.ascii_lowercase + string.digits, k=8))
 
 
-def inherited_run() -> Optional[Path]:
-    """The run folder chosen by the launching process, in a process that Lightning's DDP launcher started."""
+def fixed_run_dir() -> Optional[Path]:
+    """The run folder set in the environment (by the user or the launching process), if any."""
+    folder = os.environ.get(RUN_DIR_ENV)
+    return Path(folder) if folder else None
+
+
+def is_global_zero() -> bool:
+    """Rank zero of a job (read from the launcher's environment, before any process group exists)."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    folder = os.environ.get(RUN_DIR_ENV)
-    return Path(folder) if folder and getattr(rank_zero_only, "rank", 0) != 0 else None
+    return getattr(rank_zero_only, "rank", 0) == 0

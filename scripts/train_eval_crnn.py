@@ -28,8 +28,9 @@ import yaml
 from _report import write_section
 
 from lightocr.cli import load_task
-from lightocr.data import LineCollator, SyntheticTextSource, TextLineDataset, find_fonts
+from lightocr.data import SyntheticTextSource, default_augment, find_fonts
 from lightocr.ocr import CharErrorRate, WordAccuracy
+from lightocr.tasks import read_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_SEED = 9_000_017
@@ -48,20 +49,19 @@ def source_yaml(fonts: List[str], size: int, seed: int) -> str:
 
 
 def evaluate(checkpoint: Path, fonts: List[str], lines: int, batch_size: int = 64) -> dict:
+    """Score the checkpoint on held-out lines, distorted as training lines are (its own input geometry)."""
     task = load_task(str(checkpoint))
     source = SyntheticTextSource(size=lines, seed=EVAL_SEED, font_include=fonts)
-    dataset = TextLineDataset(source, task.charset, channels=task.hparams.in_chans)
-    collate = LineCollator(pad_to=None)
-    bench, exact, cer = WordAccuracy("benchmark"), WordAccuracy("exact"), CharErrorRate()
+    source.use_charset(task.charset.symbols, task.charset.case_sensitive)
+    bench, exact = WordAccuracy("benchmark", charset=task.charset.symbols), WordAccuracy("exact")
+    cer = CharErrorRate()
     examples = []
+    for rows, batch in read_lines(task, source, batch_size, require_label=True, augment=default_augment()):
+        predictions = [r["text"] for r in rows]
+        for metric in (bench, exact, cer):
+            metric.update(predictions, batch["labels"])
+        examples.extend((t, p) for t, p in zip(batch["labels"], predictions) if t != p)
     with torch.inference_mode():
-        for start in range(0, lines, batch_size):
-            batch = collate([dataset[i] for i in range(start, min(lines, start + batch_size))])
-            rows = task.predict_step(batch, 0)
-            predictions = [r["text"] for r in rows]
-            for metric in (bench, exact, cer):
-                metric.update(predictions, batch["labels"])
-            examples.extend((t, p) for t, p in zip(batch["labels"], predictions) if t != p)
         x = torch.randn(batch_size, task.hparams.in_chans, 32, 320)
         task(x)
         times = []
@@ -90,7 +90,7 @@ def main() -> int:
     seconds = int(round((args.minutes - minutes) * 60))
     command = [sys.executable, "-m", "lightocr", "fit", "--config", args.config,
                f"--trainer.max_time=00:00:{minutes:02d}:{seconds:02d}",
-               f"--trainer.default_root_dir={run_dir}", f"--trainer.logger.init_args.save_dir={run_dir}",
+               f"--trainer.default_root_dir={run_dir}",
                f"--data.init_args.train_sources={source_yaml(train_fonts, 1_000_000, 0)}",
                f"--data.init_args.val_sources={source_yaml(train_fonts, 1000, 1_000_003)}",
                "--trainer.enable_progress_bar=false", *args.extra]

@@ -85,8 +85,11 @@ def read_wandb_records(run_dir: Path):
 
 def test_wandb_offline_without_credentials(tmp_path):
     env = {"HOME": str(tmp_path), "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none"), "WANDB_MODE": ""}
+    two_sources = json.dumps([dict(class_path="lightocr.data.SyntheticTextSource",
+                                   init_args=dict(size=8, seed=seed, max_length=5, font_dirs=[], name=name))
+                              for seed, name in ((1, "easy"), (2, "other"))])
     result = cli("fit", tmp_path, "--trainer.max_steps=4", "--trainer.val_check_interval=2",
-                 "--trainer.log_every_n_steps=1", env=env)
+                 "--trainer.log_every_n_steps=1", f"--data.init_args.val_sources={two_sources}", env=env)
     assert "wandb sync" in result.stdout + result.stderr
     runs = list((tmp_path / "version_0" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
@@ -95,6 +98,12 @@ def test_wandb_offline_without_credentials(tmp_path):
                for r in records if r.WhichOneof("record_type") == "history"]
     keys = set().union(*history)
     assert {"train/loss", "val/word_acc", "val/cer", "lr-AdamW/pg1"} <= keys
+    # each validation source on its own, besides the pooled figure
+    assert {"val/easy/word_acc", "val/other/word_acc", "val/easy/cer", "val/other/cer"} <= keys
+    rows = [h for h in history if "val/easy/word_acc" in h and "val/word_acc" in h]
+    assert rows and all(min(r["val/easy/word_acc"], r["val/other/word_acc"]) - 1e-6 <= r["val/word_acc"] <=
+                        max(r["val/easy/word_acc"], r["val/other/word_acc"]) + 1e-6 for r in rows)
+    assert not any("dataloader_idx" in key for key in keys)
     config = [r.config for r in records if r.WhichOneof("record_type") == "config"]
     config_keys = {item.key for c in config for item in c.update}
     assert {"trainer", "model", "data"} <= config_keys  # the full resolved config

@@ -1,11 +1,11 @@
 """The text-recognition task: CRNN + CTC as a LightningModule."""
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch.utils.data import DataLoader
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 
 from ..data.dataset import SKIP_KINDS, LineCollator, SkippedSample, TextLineDataset
 from ..data.sources import TextSource
@@ -76,8 +76,9 @@ class TextRecognitionTask(BaseTask):
                           neck_kwargs=neck_kwargs, head_dropout=head_dropout)
         self.loss = CTCLoss()
         self.decoder = CTCDecoder(self.charset, beam_width)
-        self.val_metrics = recognition_metrics("val/", charset)
-        self.test_metrics = recognition_metrics("test/", charset)
+        evaluations = ("val", "test")
+        self.eval_metrics = nn.ModuleDict({stage: recognition_metrics(f"{stage}/", charset) for stage in evaluations})
+        self.eval_losses = nn.ModuleDict({stage: MeanMetric() for stage in evaluations})
         self.source_metrics = nn.ModuleDict()  # per validation source, built in setup() when there are several
         self.skip_counts = {stage: torch.zeros(len(SKIP_KINDS), dtype=torch.float64) for stage in STAGES}
         self.skip_totals = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # training, all ranks, all runs
@@ -165,7 +166,8 @@ class TextRecognitionTask(BaseTask):
         return loss
 
     def _evaluate(self, batch: Dict, stage: str, dataloader_idx: int) -> Optional[Dict[str, Any]]:
-        """Loss and metrics of a batch; returns the images, labels and predictions (for sample tables)."""
+        """Update the stage's metrics (pooled over its loaders, and per validation source) with a batch; they are
+        logged once per epoch. Returns the images, labels and predictions (for sample tables)."""
         usable = self._usable(batch, stage)
         if usable is None:
             return None
@@ -173,18 +175,30 @@ class TextRecognitionTask(BaseTask):
         lengths = usable["lengths"].clamp(max=logits.shape[1])
         loss = self.loss(logits, usable["targets"], lengths)
         predictions = self.decoder(logits, lengths.cpu())
-        texts, batch_size = [p.text for p in predictions], len(usable["targets"])
-        metrics = self.val_metrics if stage == "val" else self.test_metrics
-        metrics.update(texts, usable["labels"])
-        self.log(f"{stage}/loss", loss, batch_size=batch_size, sync_dist=True, add_dataloader_idx=False)
-        self.log_dict(metrics, batch_size=batch_size, prog_bar=stage == "val", add_dataloader_idx=False)
-        # the main metric, under the name the shared checkpoint callback monitors
-        self.log(f"{stage}/score", metrics["word_acc"], batch_size=batch_size, add_dataloader_idx=False)
+        texts, labels = [p.text for p in predictions], usable["labels"]
+        self.eval_metrics[stage].update(texts, labels)
+        self.eval_losses[stage].update(loss.detach(), weight=len(labels))
         if stage == "val" and str(dataloader_idx) in self.source_metrics:
-            source = self.source_metrics[str(dataloader_idx)]
-            source.update(texts, usable["labels"])
-            self.log_dict(source, batch_size=batch_size, add_dataloader_idx=False)
-        return dict(images=usable["images"], labels=usable["labels"], predictions=predictions)
+            self.source_metrics[str(dataloader_idx)].update(texts, labels)
+        return dict(images=usable["images"], labels=labels, predictions=predictions)
+
+    def _log_evaluation(self, stage: str) -> None:
+        """Compute (summed over DDP ranks by torchmetrics) and log the epoch's metrics; ``<stage>/score`` is the
+        word accuracy, the figure the shared checkpoint callback keeps the best of."""
+        metrics, loss = self.eval_metrics[stage], self.eval_losses[stage]
+        values = dict(metrics.compute())
+        values[f"{stage}/score"] = values[f"{stage}/word_acc"]
+        if loss.update_called:
+            values[f"{stage}/loss"] = loss.compute()
+        if stage == "val":
+            for source in self.source_metrics.values():
+                values.update(source.compute())
+                source.reset()
+        self.log(f"{stage}/word_acc", values.pop(f"{stage}/word_acc"), prog_bar=True)
+        self.log_dict(values)
+        metrics.reset()
+        loss.reset()
+        self._log_counts(stage, self._reduced_counts(stage))
 
     def validation_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
         return self._evaluate(batch, "val", dataloader_idx)
@@ -196,13 +210,13 @@ class TextRecognitionTask(BaseTask):
         self.skip_counts["val"].zero_()
 
     def on_validation_epoch_end(self) -> None:
-        self._log_counts("val", self._reduced_counts("val"))
+        self._log_evaluation("val")
 
     def on_test_epoch_start(self) -> None:
         self.skip_counts["test"].zero_()
 
     def on_test_epoch_end(self) -> None:
-        self._log_counts("test", self._reduced_counts("test"))
+        self._log_evaluation("test")
 
     def predict_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> List[Dict[str, Any]]:
         """One row per readable image: ``key``, ``text``, ``confidence``; skipped images are reported by the caller."""
@@ -236,12 +250,12 @@ class TextRecognitionTask(BaseTask):
 
 
 def read_lines(task: TextRecognitionTask, source: TextSource, batch_size: int = 32, require_label: bool = False,
-               ) -> Iterator[Tuple[List[Dict[str, Any]], Dict[str, Any]]]:
+               augment: Optional[Callable] = None) -> Iterator[Tuple[List[Dict[str, Any]], Dict[str, Any]]]:
     """Read a source with a task, shaping and batching the images with the task's own input geometry: yields
     each batch's rows (``key``, ``text``, ``confidence``) with the batch (its ``labels`` and ``skipped``
-    samples). ``lightocr read`` and the evaluation scripts use it; ``lightning predict`` runs the same
-    ``predict_step`` on the data module's batches."""
-    dataset = TextLineDataset(source, task.charset, task.geometry, require_label=require_label)
+    samples). ``lightocr read`` and the evaluation scripts use it (``augment`` distorts evaluation lines as
+    training does); ``lightning predict`` runs the same ``predict_step`` on the data module's batches."""
+    dataset = TextLineDataset(source, task.charset, task.geometry, require_label=require_label, augment=augment)
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=LineCollator(task.geometry))
     with torch.inference_mode():
         for batch in loader:
