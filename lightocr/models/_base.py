@@ -1,22 +1,29 @@
 """The model contract shared by every network of the zoo.
 
-A zoo network is ``stem -> stages[0..4] -> final_conv -> global_pool -> conv_head -> classifier``:
+A zoo network is ``stem -> stages[0..L-1] -> final_conv -> head``, with ``L = num_levels`` (5 for most
+families, SqueezeNet's 4):
 
-* ``stages[i]`` ends at reduction ``2 ** (i + 1)`` (2, 4, 8, 16, 32); its output is feature level ``i``,
+* ``stages[i]`` ends at reduction ``2 ** (i + 1)`` (2, 4, ..., ``2 ** L``); its output is feature level ``i``,
   described by ``feature_info[i]`` (``num_chs``, ``reduction``, ``stride`` as ``(height, width)``, ``module``).
-  The stride of level 0 belongs to the stem, the stride of level ``i > 0`` to the first block of ``stages[i]``.
-* ``stage_strides`` sets those five strides, each an int or a ``(height, width)`` pair: ``(2, 1)`` in the late
-  stages halves the height only, as text recognizers need. ``output_stride`` (8, 16 or 32) turns the strides
-  that would pass it into dilation, as DeepLab does.
-* ``forward_features`` returns the last map (after ``final_conv`` where a family has one); ``forward_head``
-  pools, applies ``conv_head`` (a 1x1 conv on the pooled vector, MobileNetV3's "last stage") and the classifier.
+  The stride of level 0 belongs to the stem, the stride of level ``i > 0`` to the first layer of ``stages[i]``:
+  a block, or a pooling layer where the stem spans two levels (ShuffleNet's max pool is ``stages[1]``). A stage
+  may be empty (its level is then the output of the stage before).
+* ``stage_strides`` sets those ``L`` strides, each an int or a ``(height, width)`` pair: ``(2, 1)`` in the late
+  stages halves the height only, as text recognizers need. ``output_stride`` (8 up to ``2 ** L``) turns the
+  strides that would pass it into dilation, as DeepLab does. A block keeps its type (and so its weights) when
+  a setting removes its stride.
+* ``forward_features`` returns the last map (after ``final_conv`` where a family has one). The head is either
+  the usual ``global_pool -> conv_head -> dropout -> classifier`` (a 1x1 conv on the pooled vector is
+  MobileNetV3's "last stage"), or, for a family built with ``conv_classifier=True`` (SqueezeNet),
+  ``dropout -> 1x1 conv classifier + ReLU -> global_pool``, with no linear layer.
 
-A family file builds ``stem``, ``stages`` and ``feature_info`` and calls :meth:`LightNet.init_head`; all the rest
-(timm compatibility, feature extraction, input checks, weight loading errors) lives here.
+A family file sets ``num_levels`` if it is not 5, builds ``stem``, ``stages`` and ``feature_info`` and calls
+:meth:`LightNet.init_head`; all the rest (timm compatibility, feature extraction, input checks, weight loading
+errors) lives here.
 """
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import timm
 import torch
@@ -28,8 +35,6 @@ from timm.models._features import feature_take_indices
 
 from .layers import IntOrPair, LayerFactory, to_pair
 
-NUM_LEVELS = 5
-DEFAULT_STRIDES: Tuple[IntOrPair, ...] = (2, 2, 2, 2, 2)
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,21 @@ class StagePlan:
         return (self.stride, self.first_dilation) if index == 0 else ((1, 1), self.dilation)
 
 
-def plan_stages(stage_strides: Sequence[IntOrPair] = DEFAULT_STRIDES, output_stride: int = 32) -> List[StagePlan]:
-    """Resolve per-level strides and ``output_stride`` into strides and dilations, axis by axis."""
-    if output_stride not in (8, 16, 32):
-        raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
-    if len(stage_strides) != NUM_LEVELS:
+def plan_stages(stage_strides: Optional[Sequence[IntOrPair]] = None, output_stride: Optional[int] = None,
+                num_levels: int = 5) -> List[StagePlan]:
+    """Resolve per-level strides and ``output_stride`` into strides and dilations, axis by axis, for a family of
+    ``num_levels`` levels (``None``: stride 2 everywhere, no dilation)."""
+    stage_strides = (2,) * num_levels if stage_strides is None else stage_strides
+    max_stride = 2 ** num_levels
+    output_stride = max_stride if output_stride is None else output_stride
+    valid = [2 ** k for k in range(3, num_levels + 1)]
+    if output_stride not in valid:
+        raise ValueError(f"output_stride must be {', '.join(map(str, valid[:-1]))} or {valid[-1]} for a network "
+                         f"of {num_levels} levels (its deepest reduction is {max_stride}), got {output_stride!r}")
+    if len(stage_strides) != num_levels:
         raise ValueError(
-            f"stage_strides needs {NUM_LEVELS} entries (one per level, stem first), got {len(stage_strides)}: "
-            f"{tuple(stage_strides)!r}")
+            f"stage_strides needs {num_levels} entries (one per level, stem first) for a network of {num_levels} "
+            f"levels, got {len(stage_strides)}: {tuple(stage_strides)!r}")
     reduction, dilation = [1, 1], [1, 1]
     plans = []
     for level, value in enumerate(stage_strides):
@@ -84,6 +96,13 @@ def feature_entry(num_chs: int, plan: StagePlan, level: int) -> Dict[str, Any]:
 class LightNet(nn.Module):
     """Base class of the zoo: classifier and multi-scale feature backbone with timm's model interface."""
 
+    num_levels: int = 5  # feature levels (reductions 2 ... 2 ** num_levels); a family with fewer sets it
+
+    @classmethod
+    def plan(cls, stage_strides: Optional[Sequence[IntOrPair]], output_stride: Optional[int]) -> List[StagePlan]:
+        """:func:`plan_stages` for this family's number of levels."""
+        return plan_stages(stage_strides, output_stride, cls.num_levels)
+
     def __init__(self, in_chans: int, num_classes: int, drop_rate: float):
         super().__init__()
         if in_chans < 1:
@@ -104,12 +123,20 @@ class LightNet(nn.Module):
             final_conv: Optional[nn.Module] = None,
             head_hidden_size: Optional[int] = None,
             head_act_layer: Optional[LayerFactory] = None,
+            classifier_bias: bool = True,
+            conv_classifier: bool = False,
     ) -> None:
         """Register what follows the stages, in forward order, and initialize all weights.
 
         ``final_conv`` runs on the last map before pooling (MobileNetV2's 1x1 conv to 1280); ``head_hidden_size``
-        adds a 1x1 conv with bias after pooling (MobileNetV3's 1280-wide layer).
+        adds a 1x1 conv with bias after pooling (MobileNetV3's 1280-wide layer). ``classifier_bias=False`` gives a
+        linear classifier without bias (ShuffleNetV1). ``conv_classifier`` classifies each position with a 1x1
+        conv and ReLU, then pools (SqueezeNet, Sec. 3.3): ``global_pool=''`` then gives a class map.
         """
+        if conv_classifier and (head_hidden_size or global_pool == "catavgmax"):
+            raise ValueError("a conv classifier takes the feature map itself: no head_hidden_size, no catavgmax")
+        self.classifier_bias = classifier_bias
+        self.conv_classifier = conv_classifier
         self.final_conv = final_conv if final_conv is not None else nn.Identity()
         self.num_features = num_features
         self.head_hidden_size = head_hidden_size or num_features
@@ -130,9 +157,13 @@ class LightNet(nn.Module):
     def _make_classifier(self, num_classes: int, global_pool: str) -> nn.Module:
         if num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {num_classes}")
-        if num_classes and not global_pool:
+        if not num_classes:
+            return nn.Identity()
+        if self.conv_classifier:
+            return ConvClassifier(self.num_features, num_classes)
+        if not global_pool:
             raise ValueError("global_pool='' (no pooling) only works with num_classes=0")
-        return nn.Linear(self.head_hidden_size, num_classes) if num_classes else nn.Identity()
+        return nn.Linear(self.head_hidden_size, num_classes, bias=self.classifier_bias)
 
     def init_weights(self) -> None:
         """torchvision's initialization for its MobileNets, used for the whole zoo."""
@@ -146,7 +177,8 @@ class LightNet(nn.Module):
                 nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, 0, 0.01)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     # timm's model interface -------------------------------------------------------------------------
     @torch.jit.ignore
@@ -189,6 +221,10 @@ class LightNet(nn.Module):
         return self.final_conv(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        if self.conv_classifier:  # pre-logits: the pooled map that the classifier would see
+            if not pre_logits:
+                x = self.classifier(self.head_drop(x))
+            return self.flatten(self.global_pool(x))
         x = self.head_act(self.conv_head(self.global_pool(x)))
         x = self.flatten(x)
         if pre_logits:
@@ -246,7 +282,8 @@ class LightNet(nn.Module):
         return take_indices
 
     def extract_features(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """One map per level (reductions 2, 4, 8, 16, 32 by default), as listed in ``feature_info``."""
+        """One map per level (reductions 2, 4, ..., ``2 ** num_levels`` by default), as listed in
+        ``feature_info``."""
         return self.forward_intermediates(x, intermediates_only=True)
 
     # weights ----------------------------------------------------------------------------------------
@@ -357,11 +394,25 @@ def zoo_cfg(paper_ids: str, **overrides: Any) -> Dict[str, Any]:
         first_conv="stem.conv", classifier="classifier", paper_ids=paper_ids), **overrides)
 
 
-def build_lightnet(model_cls: Callable[..., LightNet], variant: str, pretrained: bool = False, **kwargs) -> nn.Module:
-    """Build through timm, so that ``features_only``, ``out_indices`` and pretrained files work as for timm models."""
+class ConvClassifier(nn.Module):
+    """A 1x1 conv with bias and ReLU that classifies every position (SqueezeNet's ``conv10``, Sec. 3.3)."""
+
+    def __init__(self, in_chs: int, num_classes: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_chs, num_classes, 1)
+        self.act = nn.ReLU(inplace=True)
+        self.out_features = num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
+
+
+def build_lightnet(model_cls: Type[LightNet], variant: str, pretrained: bool = False, **kwargs) -> nn.Module:
+    """Build through timm, so that ``features_only``, ``out_indices`` (every level of the family unless given)
+    and pretrained files work as for timm models."""
     return build_model_with_cfg(
         model_cls, variant, pretrained,
         pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(flatten_sequential=True),
+        feature_cfg=dict(flatten_sequential=True, out_indices=tuple(range(model_cls.num_levels))),
         **kwargs)
 

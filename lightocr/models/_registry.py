@@ -6,14 +6,16 @@ Naming scheme: ``lo_<family>[_<size>]_<width x 100>``, e.g. ``lo_mobilenetv2_140
 """
 import difflib
 import fnmatch
-from typing import Callable, Dict, List, Mapping, Optional
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Type
 
 import torch
 from torch import nn
 import timm
-from timm.models import register_model
+from timm.models import generate_default_cfgs, register_model
 
-from ._base import convert_to_variant
+from ._base import LightNet, build_lightnet, convert_to_variant, zoo_cfg
 
 PREFIX = "lo_"
 _REFERENCES: Dict[str, Optional[str]] = {}
@@ -36,6 +38,36 @@ def register_lightocr_model(reference: Optional[str] = None) -> Callable[[Callab
         return register_model(factory)
 
     return decorate
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of a family's variant table: the constructor's arguments, the reference implementation (see
+    :func:`register_lightocr_model`), a one-line description and ``pretrained_cfg`` overrides."""
+    kwargs: Dict[str, Any]
+    doc: str
+    reference: Optional[str] = None
+    cfg: Dict[str, Any] = field(default_factory=dict)
+
+
+def register_variants(module_name: str, model_cls: Type[LightNet], paper_ids: str,
+                      variants: Mapping[str, Variant]) -> None:
+    """Register a family's variant table with timm: its ``default_cfgs`` and one factory per row, defined in the
+    family's module under the variant's name (``timm.create_model(name, **kwargs)`` calls it)."""
+    module = sys.modules[module_name]
+    module.default_cfgs = generate_default_cfgs({name: zoo_cfg(paper_ids, **v.cfg) for name, v in variants.items()})
+    for name, variant in variants.items():
+        factory = _variant_factory(model_cls, name, variant)
+        factory.__module__ = module_name
+        setattr(module, name, register_lightocr_model(variant.reference)(factory))
+
+
+def _variant_factory(model_cls: Type[LightNet], name: str, variant: Variant) -> Callable[..., LightNet]:
+    def factory(pretrained: bool = False, **kwargs) -> LightNet:
+        return build_lightnet(model_cls, name, pretrained, **{**variant.kwargs, **kwargs})
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = variant.doc
+    return factory
 
 
 def list_models(pattern: str = "*") -> List[str]:

@@ -151,3 +151,9 @@ class InvertedResidual(nn.Module):
             x = self.drop_path(x) + shortcut
         return x
 
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle (Zhang et al. 2018, Sec. 3.1): view the channels as ``(groups, channels //
+    groups)``, transpose and flatten, so that channel ``j`` of group ``g`` lands at ``j * groups + g``."""
+    return x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)

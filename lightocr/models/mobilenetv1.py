@@ -7,13 +7,13 @@ whose activation is ReLU6 (as in the TF-slim release of the paper's weights) whe
 """
 
 from functools import partial
-from typing import Sequence
+from typing import Optional, Sequence
 
 from torch import nn
 from timm.data import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from timm.models import generate_default_cfgs
 
-from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages, zoo_cfg
+from ._base import LightNet, build_lightnet, feature_entry, zoo_cfg
 from ._registry import register_lightocr_model
 from .layers import ConvBnAct, DepthwiseSeparable, IntOrPair, make_divisible
 
@@ -35,11 +35,11 @@ class MobileNetV1(LightNet):
             in_chans: int = 3,
             drop_rate: float = 0.2,
             global_pool: str = "avg",
-            stage_strides: Sequence[IntOrPair] = DEFAULT_STRIDES,
-            output_stride: int = 32,
+            stage_strides: Optional[Sequence[IntOrPair]] = None,
+            output_stride: Optional[int] = None,
     ):
         super().__init__(in_chans, num_classes, drop_rate)
-        plans = plan_stages(stage_strides, output_stride)
+        plans = self.plan(stage_strides, output_stride)
         in_chs = make_divisible(32 * width_mult)
         stride, dilation = plans[0].block(0)
         self.stem = ConvBnAct(in_chans, in_chs, 3, stride, dilation, act_layer=nn.ReLU6)

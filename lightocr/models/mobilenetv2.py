@@ -5,12 +5,12 @@ residual blocks with linear (activation-free) projections, a 1x1 conv to 1280 an
 """
 
 from functools import partial
-from typing import Sequence
+from typing import Optional, Sequence
 
 from torch import nn
 from timm.models import generate_default_cfgs
 
-from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages, zoo_cfg
+from ._base import LightNet, build_lightnet, feature_entry, zoo_cfg
 from ._registry import register_lightocr_model
 from .layers import ConvBnAct, IntOrPair, InvertedResidual, make_divisible
 
@@ -34,11 +34,11 @@ class MobileNetV2(LightNet):
             drop_rate: float = 0.2,
             drop_path_rate: float = 0.0,
             global_pool: str = "avg",
-            stage_strides: Sequence[IntOrPair] = DEFAULT_STRIDES,
-            output_stride: int = 32,
+            stage_strides: Optional[Sequence[IntOrPair]] = None,
+            output_stride: Optional[int] = None,
     ):
         super().__init__(in_chans, num_classes, drop_rate)
-        plans = plan_stages(stage_strides, output_stride)
+        plans = self.plan(stage_strides, output_stride)
         num_blocks = sum(n for rows in MOBILENETV2_ARCH for _, _, n in rows)
         in_chs = make_divisible(32 * width_mult)
         stride, dilation = plans[0].block(0)

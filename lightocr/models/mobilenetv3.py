@@ -10,12 +10,12 @@ torchvision) for width 1.0 and for variants without reference, PyTorch's default
 """
 
 from functools import partial
-from typing import Sequence
+from typing import Optional, Sequence
 
 from torch import nn
 from timm.models import generate_default_cfgs
 
-from ._base import DEFAULT_STRIDES, LightNet, build_lightnet, feature_entry, plan_stages, zoo_cfg
+from ._base import LightNet, build_lightnet, feature_entry, zoo_cfg
 from ._registry import register_lightocr_model
 from .layers import ConvBnAct, IntOrPair, InvertedResidual, make_divisible
 
@@ -54,8 +54,8 @@ class MobileNetV3(LightNet):
             drop_rate: float = 0.2,
             drop_path_rate: float = 0.0,
             global_pool: str = "avg",
-            stage_strides: Sequence[IntOrPair] = DEFAULT_STRIDES,
-            output_stride: int = 32,
+            stage_strides: Optional[Sequence[IntOrPair]] = None,
+            output_stride: Optional[int] = None,
             bn_eps: float = 1e-3,
             bn_momentum: float = 0.01,
     ):
@@ -64,7 +64,7 @@ class MobileNetV3(LightNet):
         if arch not in MOBILENETV3_ARCH:
             raise ValueError(f"arch must be one of {sorted(MOBILENETV3_ARCH)}, got {arch!r}")
         spec = MOBILENETV3_ARCH[arch]
-        plans = plan_stages(stage_strides, output_stride)
+        plans = self.plan(stage_strides, output_stride)
         num_blocks = sum(row[-1] for rows in spec["levels"] for row in rows)
         # timm keeps the stem at 16 channels below width 0.75
         in_chs = spec["stem"] if width_mult < 0.75 else make_divisible(spec["stem"] * width_mult)

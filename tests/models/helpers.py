@@ -4,10 +4,13 @@ from torch import nn
 
 
 def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every BatchNorm non-trivial affine parameters and running statistics."""
+    """Give every BatchNorm non-trivial affine parameters and running statistics, and every conv bias (zero at
+    initialization; SqueezeNet has biases and no BatchNorm) random values."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():
+            if isinstance(module, nn.Conv2d) and module.bias is not None:
+                module.bias.copy_(0.1 * torch.randn(module.bias.shape, generator=gen))
             if isinstance(module, nn.BatchNorm2d):
                 n = module.num_features
                 module.weight.copy_(1 + 0.2 * torch.randn(n, generator=gen))
@@ -24,3 +27,19 @@ def num_params(model: nn.Module) -> int:
 
 def relative_max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+def level_sizes(name: str, size: int, strides) -> list:
+    """Map size per feature level along one axis, from the reference layers' arithmetic (not from our model):
+    3x3 "same" convs and pools give ceil(size / stride); SqueezeNet (torchvision) has an unpadded stem and 3x3
+    max pools that round up at stride 2 (a stride-1 pool pads by one: lightocr's documented choice)."""
+    sizes = []
+    for level, stride in enumerate(strides):
+        if not name.startswith("lo_squeezenet"):
+            size = -(-size // stride)
+        elif level == 0:
+            size = (size - (7 if name == "lo_squeezenet1_0" else 3)) // stride + 1
+        elif stride == 2:
+            size = -(-(size - 3) // 2) + 1
+        sizes.append(size)
+    return sizes

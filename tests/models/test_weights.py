@@ -23,6 +23,10 @@ def test_references_named_by_the_issue():
     assert lightocr.reference("lo_mobilenetv3_large_075") == "timm:mobilenetv3_large_075"
     assert lightocr.reference("lo_mobilenetv3_small_075") == "timm:mobilenetv3_small_075"
     assert lightocr.reference("lo_mobilenetv1_050") is None
+    for width, suffix in (("050", "0_5"), ("100", "1_0"), ("150", "1_5"), ("200", "2_0")):
+        assert lightocr.reference(f"lo_shufflenetv2_{width}") == f"torchvision:shufflenet_v2_x{suffix}"
+    assert lightocr.reference("lo_squeezenet1_0") == "torchvision:squeezenet1_0"
+    assert lightocr.reference("lo_squeezenet1_1") == "torchvision:squeezenet1_1"
 
 
 @pytest.mark.parametrize("name", WITH_REFERENCE)
@@ -42,8 +46,15 @@ def reference_parts(name, reference):
     up to its last Linear; timm: ``forward_features`` and ``forward_head(pre_logits=True)``)."""
     if lightocr.reference(name).startswith("timm:"):
         return reference.forward_features, lambda x: reference.forward_head(reference.forward_features(x), True)
+    if name.startswith("lo_shufflenetv2"):  # torchvision's ShuffleNetV2 has no `features`: its forward up to conv5
+        features = torch.nn.Sequential(reference.conv1, reference.maxpool, reference.stage2, reference.stage3,
+                                       reference.stage4, reference.conv5)
+        return features, lambda x: features(x).mean([2, 3])
+    pool = lambda x: torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # noqa: E731
+    if name.startswith("lo_squeezenet"):  # its classifier is a conv before the pool: pre-logits are pooled features
+        return reference.features, lambda x: pool(reference.features(x))
     head = torch.nn.Sequential(*list(reference.classifier)[:-1])
-    return reference.features, lambda x: head(torch.flatten(F.adaptive_avg_pool2d(reference.features(x), 1), 1))
+    return reference.features, lambda x: head(pool(reference.features(x)))
 
 
 @pytest.mark.parametrize("name", WITH_REFERENCE)

@@ -5,6 +5,7 @@ import torch
 from timm.data import resolve_data_config
 
 import lightocr
+from .helpers import level_sizes
 
 ALL = lightocr.list_models()
 
@@ -24,12 +25,14 @@ def test_classifier_and_features(name):
     with torch.no_grad():
         assert model(x).shape == (2, 7)
         features = model.extract_features(x)
-    assert len(features) == len(model.feature_info) == 5
+    levels = 4 if name.startswith("lo_squeezenet") else 5
+    assert len(features) == len(model.feature_info) == len(model.stages) == levels
+    heights, widths = level_sizes(name, 96, [2] * levels), level_sizes(name, 128, [2] * levels)
     for level, (feature, info) in enumerate(zip(features, model.feature_info)):
         assert info["reduction"] == 2 ** (level + 1)
         assert info["stride"] == (2 ** (level + 1),) * 2
         assert info["module"] == f"stages.{level}"
-        assert feature.shape == (2, info["num_chs"], 96 // info["reduction"], 128 // info["reduction"])
+        assert feature.shape == (2, info["num_chs"], heights[level], widths[level])
     with torch.no_grad():
         last = model.forward_features(x)
         assert last.shape[1] == model.num_features
@@ -40,12 +43,17 @@ def test_classifier_and_features(name):
 @pytest.mark.parametrize("name", ALL)
 def test_features_only_through_timm(name):
     reference = timm.create_model(name)
-    backbone = timm.create_model(name, features_only=True, out_indices=(1, 3, 4)).eval()
-    assert backbone.feature_info.channels() == [reference.feature_info[i]["num_chs"] for i in (1, 3, 4)]
-    assert backbone.feature_info.reduction() == [4, 16, 32]
+    last = len(reference.feature_info) - 1
+    indices = (1, last - 1, last)
+    backbone = timm.create_model(name, features_only=True, out_indices=indices).eval()
+    assert backbone.feature_info.channels() == [reference.feature_info[i]["num_chs"] for i in indices]
+    assert backbone.feature_info.reduction() == [2 ** (i + 1) for i in indices]
     x = torch.randn(1, 3, 64, 64)
     shapes = [tuple(f.shape) for f in backbone(x)]
-    assert shapes == [(1, c, 64 // r, 64 // r) for c, r in zip(backbone.feature_info.channels(), [4, 16, 32])]
+    sizes = level_sizes(name, 64, [2] * (last + 1))
+    assert shapes == [(1, c, sizes[i], sizes[i]) for c, i in zip(backbone.feature_info.channels(), indices)]
+    # by default every level of the family
+    assert len(timm.create_model(name, features_only=True).feature_info) == last + 1
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -68,6 +76,12 @@ def test_grayscale_and_odd_sizes(name):
     model = timm.create_model(name, in_chans=1, num_classes=5).eval()
     with torch.no_grad():
         assert model(torch.randn(3, 1, 33, 97)).shape == (3, 5)
+        if name.startswith("lo_squeezenet"):  # an unpadded stem: the smallest input reaches 1x1 at level 3
+            smallest = 29 if name == "lo_squeezenet1_0" else 25
+            assert model.extract_features(torch.randn(1, 1, smallest, smallest))[-1].shape[-2:] == (1, 1)
+            with pytest.raises(RuntimeError, match="Kernel size can't be greater|Output size is too small"):
+                model(torch.randn(1, 1, 5, 5))
+            return
         # 2x2 input: 1x1 after the stem and after every later stage
         assert [f.shape[-2:] for f in model.extract_features(torch.randn(1, 1, 2, 2))] == [(1, 1)] * 5
 
