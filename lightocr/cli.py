@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import yaml
@@ -68,6 +68,8 @@ class LightOCRCLI(LightningCLI):
     checked before a run starts."""
 
     def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--base", type=Optional[str], default=None,
+                            help="in a config file: the config file it extends (a path relative to it), read first")
         parser.set_defaults(SHARED_TRAINER_DEFAULTS)
         parser.link_arguments("data.charset_symbols", "model.init_args.charset", apply_on="instantiate")
         parser.link_arguments("data.case_sensitive", "model.init_args.case_sensitive", apply_on="instantiate")
@@ -79,17 +81,20 @@ class LightOCRCLI(LightningCLI):
         return self.config.get(subcommand) if subcommand else self.config
 
     def _run_root(self) -> Path:
-        """``trainer.default_root_dir``, else ``runs/<name of the first config file>``."""
+        """``trainer.default_root_dir``, else ``runs/<name of the last config file>`` (the most specific one)."""
         config = self._run_config()
         if config.trainer.get("default_root_dir"):
             return Path(config.trainer.default_root_dir)
         files = config.get("config") or []
-        return Path("runs") / (Path(str(files[0])).stem if files else "lightocr")
+        return Path("runs") / (Path(str(files[-1])).stem if files else "lightocr")
 
     def parse_arguments(self, parser, args) -> None:
+        if args is None or isinstance(args, (list, tuple)):
+            args = expand_config_bases(sys.argv[1:] if args is None else list(args))
         super().parse_arguments(parser, args)
         # before LightningCLI reads the checkpoint's hyperparameters, and before any training
         config = self._run_config()
+        config.base = None  # already read: the saved config.yaml holds the resolved whole
         checkpoint = config.get("ckpt_path")
         self.resume_dir: Optional[Path] = None
         fixed = fixed_run_dir()
@@ -251,6 +256,43 @@ def check_checkpoint_file(path: str) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:
         raise SystemExit(f"cannot read checkpoint {path}: {type(error).__name__}: {error}")
+
+
+def config_bases(path: Path, seen: Tuple[Path, ...] = ()) -> List[str]:
+    """The config files that ``path`` extends through its ``base:`` key, the most general first."""
+    if not path.is_file() or path.suffix not in (".yaml", ".yml"):
+        return []
+    base = (yaml.safe_load(path.read_text()) or {}).get("base")
+    if not base:
+        return []
+    base_path = (path.parent / base).resolve()
+    if base_path in seen:
+        raise SystemExit(f"{path}: its base {base} extends it again (a cycle)")
+    if not base_path.is_file():
+        raise SystemExit(f"{path}: base config {base} not found (looked for {base_path})")
+    return config_bases(base_path, seen + (base_path,)) + [str(base_path)]
+
+
+def expand_config_bases(args: List[str]) -> List[str]:
+    """Put ``--config BASE`` before every ``--config FILE`` whose YAML names a ``base:``, so that a config
+    file holds only what differs from the one it extends (later files override earlier ones)."""
+    expanded, words = [], iter(args)
+    for word in words:
+        if word == "--config":
+            value = next(words, None)
+            if value is None:
+                expanded.append(word)
+                break
+            prefix = []
+        elif word.startswith("--config="):
+            value, prefix = word.split("=", 1)[1], []
+        else:
+            expanded.append(word)
+            continue
+        for base in config_bases(Path(value)):
+            prefix += ["--config", base]
+        expanded += prefix + ["--config", value]
+    return expanded
 
 
 def lightning_main(args: Optional[List[str]] = None) -> None:

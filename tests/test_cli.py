@@ -255,3 +255,53 @@ def test_read_reports_bad_files(tmp_path):
     (tmp_path / "bad.ckpt").write_bytes(b"garbage")
     with pytest.raises(SystemExit, match="cannot read checkpoint"):
         read_main(["--ckpt", str(tmp_path / "bad.ckpt"), str(tmp_path)])
+
+
+# configs composed from a shared base --------------------------------------------------------------------------
+FAMILY_CONFIGS = {"crnn_shufflenetv1.yaml": "lo_shufflenetv1_g3_100", "crnn_shufflenetv2.yaml": "lo_shufflenetv2_100",
+                  "crnn_squeezenet.yaml": "lo_squeezenet1_1"}
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_CONFIGS))
+def test_family_config_extends_the_shared_recipe(name):
+    from lightning.pytorch import LightningDataModule, LightningModule
+    text = (ROOT / "configs" / name).read_text()
+    assert "base: crnn_mobilenetv3.yaml" in text and "trainer:" not in text  # only what differs
+    cli = LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                      args=["--config", str(ROOT / "configs" / name)], run=False)
+    base = LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                       args=["--config", str(CONFIG)], run=False)
+    assert cli.model.hparams.backbone == FAMILY_CONFIGS[name]
+    for key in ("lr", "neck_kwargs", "channels_last", "warmup_steps"):
+        assert cli.model.hparams[key] == base.model.hparams[key]
+    assert cli.trainer.max_steps == base.trainer.max_steps
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_CONFIGS))
+def test_short_fit_of_each_family_config(tmp_path, name):
+    """`lightning fit --config configs/<family>.yaml` as a user runs it (tiny data, a few steps), then read a line
+    with its checkpoint."""
+    result = run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name),
+                  "--trainer.max_steps=3", "--trainer.val_check_interval=3", "--trainer.enable_progress_bar=false",
+                  "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+                  "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+                  f"--data.init_args.train_sources={json.dumps([synthetic(16, 0)])}",
+                  f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}"],
+                 tmp_path, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"))
+    run_dir = tmp_path / "runs" / Path(name).stem / "version_0"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert checkpoint(last)["global_step"] == 3
+    assert checkpoint(last)["hyper_parameters"]["backbone"] == FAMILY_CONFIGS[name]
+    saved = (run_dir / "config.yaml").read_text()
+    assert FAMILY_CONFIGS[name] in saved and "base: null" in saved  # the resolved whole, reusable on its own
+    image = tmp_path / "line.png"
+    line_image("ab12").save(image)
+    read = run([str(BIN / "lightocr"), "read", "--ckpt", str(last), str(image)], tmp_path)
+    assert read.stdout.startswith(f"{image}\t")
+
+
+def test_a_missing_base_is_named(tmp_path):
+    config = tmp_path / "mine.yaml"
+    config.write_text("base: nowhere.yaml\n")
+    result = run([str(BIN / "lightning"), "fit", "--config", str(config)], tmp_path, check=False)
+    assert result.returncode != 0 and "base config nowhere.yaml not found" in result.stderr

@@ -84,6 +84,13 @@ def check_model_name(name: str) -> None:
     raise ValueError(f"unknown lightocr model {name!r}{hint}")
 
 
+def feature_levels(name: str) -> int:
+    """The number of feature levels of a zoo variant (5, or 4 for SqueezeNet), read off a shapes-only instance."""
+    check_model_name(name)
+    with torch.device("meta"):
+        return len(timm.create_model(name).feature_info)
+
+
 def create_model(name: str, **kwargs) -> nn.Module:
     """``timm.create_model`` for a zoo variant, with a helpful error for an unknown name."""
     check_model_name(name)

@@ -38,9 +38,9 @@ class CRNN(nn.Module):
         self.head = CTCHead(self.neck.out_channels, num_classes, dropout=head_dropout)
 
     def sequence_lengths(self, widths: torch.Tensor) -> torch.Tensor:
-        """Valid time steps of images whose content is ``widths`` pixels wide (the rest is padding)."""
-        reduction = self.encoder.width_reduction
-        return torch.div(widths + reduction - 1, reduction, rounding_mode="floor").clamp_min(1)
+        """Valid time steps of images whose content is ``widths`` pixels wide (the rest is padding), as the
+        encoder measures them."""
+        return self.encoder.sequence_lengths(widths)
 
     def forward(self, images: torch.Tensor, widths: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``widths``: each image's width before right padding (None: no padding); the neck then ignores the

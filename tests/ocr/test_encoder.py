@@ -3,28 +3,63 @@ import pytest
 import torch
 
 import lightocr
-from lightocr.ocr import CRNN, BackboneEncoder
+from lightocr.ocr import CRNN, BackboneEncoder, text_line_strides
+from ..models.helpers import level_sizes
 
 
 @pytest.mark.parametrize("name", lightocr.list_models())
 def test_every_zoo_network_keeps_the_width(name):
     encoder = BackboneEncoder(name).eval()
+    levels = lightocr.models.feature_levels(name)
     with torch.no_grad():
         sequence = encoder(torch.randn(2, 3, 32, 320))
-    assert sequence.shape == (2, 80, encoder.out_channels)
-    assert encoder.width_reduction == 4 and encoder.height_reduction == 32
+    # the reference layers' arithmetic: 80 columns, or SqueezeNet's unpadded stem and rounding pools
+    columns = level_sizes(name, 320, [2, 2] + [1] * (levels - 2))[-1]
+    assert sequence.shape == (2, columns, encoder.out_channels)
+    assert columns == {"lo_squeezenet1_0": 78, "lo_squeezenet1_1": 79}.get(name, 80)
+    assert encoder.sequence_length(320) == columns
+    assert encoder.width_reduction == 4 and encoder.height_reduction == 2 ** levels
+
+
+def test_text_line_strides_follow_the_family():
+    assert text_line_strides(5) == (2, 2, (2, 1), (2, 1), (2, 1))
+    assert text_line_strides(4) == (2, 2, (2, 1), (2, 1))
+    assert BackboneEncoder("lo_squeezenet1_1").body.feature_info.reduction() == [2, 4, 8, 16]
 
 
 @pytest.mark.parametrize("name", ["lo_mobilenetv1_025", "lo_mobilenetv2_035", "lo_mobilenetv3_small_050",
-                                  "lo_mobilenetv3_large_050"])
+                                  "lo_mobilenetv3_large_050", "lo_shufflenetv1_g8_050", "lo_shufflenetv2_050",
+                                  "lo_squeezenet1_0", "lo_squeezenet1_1"])
 def test_sequence_length_is_the_encoders_real_output_width(name):
     encoder = BackboneEncoder(name).eval()
     model = CRNN(5, backbone=name, neck="none")
+    widths = (1, 2, 3, 5, 8, 9, 10, 11, 13, 31, 64, 97, 101, 255, 333, 641)
     with torch.no_grad():
-        for width in (1, 2, 3, 5, 8, 13, 31, 64, 97, 101, 255):
-            measured = encoder(torch.randn(1, 3, 32, width)).shape[1]
-            assert encoder.sequence_length(width) == measured, width
-            assert int(model.sequence_lengths(torch.tensor([width]))) == measured, width
+        measured = [encoder(torch.randn(1, 3, 32, width)).shape[1] for width in widths]
+    assert [encoder.sequence_length(w) for w in widths] == measured
+    assert model.sequence_lengths(torch.tensor(widths)).tolist() == measured
+
+
+def test_narrow_lines_are_padded_to_the_smallest_width():
+    """SqueezeNet 1.0's 7x7 unpadded stem and rounding pools cannot take a line 4 pixels wide: it is padded to the
+    smallest width that gives a column (9: 7x7 stride 2 -> 2, then 3x3 pools rounding up -> 1)."""
+    encoder = BackboneEncoder("lo_squeezenet1_0").eval()
+    assert encoder.min_width == 9
+    with torch.no_grad():
+        assert encoder(torch.randn(2, 3, 32, 4)).shape == (2, 1, 512)
+    assert encoder.sequence_length(4) == 1
+
+
+@pytest.mark.parametrize("name", ["lo_mobilenetv3_small_100", "lo_shufflenetv1_g3_100", "lo_shufflenetv2_100",
+                                  "lo_squeezenet1_0", "lo_squeezenet1_1"])
+def test_crnn_of_every_family_on_a_text_line(name):
+    model = CRNN(37, backbone=name, neck_kwargs=dict(hidden_size=48)).eval()
+    widths = torch.tensor([320, 200, 57])
+    with torch.no_grad():
+        logits = model(torch.randn(3, 3, 32, 320), widths)
+    steps = model.sequence_lengths(widths)
+    assert logits.shape == (3, model.encoder.sequence_length(320), 37)
+    assert steps[0] == logits.shape[1] and (steps[1:] < steps[0]).all()
 
 
 def test_taller_lines_are_pooled_to_one_row():
