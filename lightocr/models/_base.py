@@ -6,8 +6,8 @@ families, SqueezeNet's 4):
 * ``stages[i]`` ends at reduction ``2 ** (i + 1)`` (2, 4, ..., ``2 ** L``); its output is feature level ``i``,
   described by ``feature_info[i]`` (``num_chs``, ``reduction``, ``stride`` as ``(height, width)``, ``module``).
   The stride of level 0 belongs to the stem, the stride of level ``i > 0`` to the first layer of ``stages[i]``:
-  a block, or a pooling layer where the stem spans two levels (ShuffleNet's max pool is ``stages[1]``). A stage
-  may be empty (its level is then the output of the stage before).
+  a block, or a pooling layer where the stem spans two levels (:meth:`LightNet.init_pooled_stem`: ShuffleNet's max
+  pool is ``stages[1]``). A stage may be empty (its level is then the output of the stage before).
 * ``stage_strides`` sets those ``L`` strides, each an int or a ``(height, width)`` pair: ``(2, 1)`` in the late
   stages halves the height only, as text recognizers need. ``output_stride`` (8 up to ``2 ** L``) turns the
   strides that would pass it into dilation, as DeepLab does. A block keeps its type (and so its weights) when
@@ -33,7 +33,7 @@ from timm.layers import SelectAdaptivePool2d
 from timm.models import build_model_with_cfg, checkpoint_seq
 from timm.models._features import feature_take_indices
 
-from .layers import IntOrPair, LayerFactory, to_pair
+from .layers import ConvBnAct, IntOrPair, LayerFactory, to_pair
 
 
 
@@ -115,6 +115,15 @@ class LightNet(nn.Module):
             f"{type(self).__name__} expects input of shape (batch, {in_chans}, height, width) since it was built "
             f"with in_chans={in_chans}; pass in_chans=1 for grayscale or convert the images")
         self.feature_info: List[Dict[str, Any]] = []
+
+    def init_pooled_stem(self, in_chans: int, stem_chs: int, plans: Sequence[StagePlan]) -> List[nn.Module]:
+        """A stem that spans two levels (ShuffleNet's): a 3x3 conv-BN-ReLU at level 0's stride, then a 3x3 max pool
+        that opens level 1 at its stride. Sets ``stem`` and the first two ``feature_info`` records and returns the
+        first two stages (an empty one and the pool), for the family to append its own."""
+        stride, dilation = plans[0].block(0)
+        self.stem = ConvBnAct(in_chans, stem_chs, 3, stride, dilation)
+        self.feature_info = [feature_entry(stem_chs, plans[0], 0), feature_entry(stem_chs, plans[1], 1)]
+        return [nn.Sequential(), nn.Sequential(nn.MaxPool2d(3, plans[1].stride, padding=1))]
 
     def init_head(
             self,

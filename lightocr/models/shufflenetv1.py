@@ -105,12 +105,8 @@ class ShuffleNetV1(LightNet):
                              f"{tuple(stage_channels)}; valid group counts for these channels: "
                              f"{', '.join(map(str, valid))}")
         plans = self.plan(stage_strides, output_stride)
-        stem_chs = stage_channels[0]
-        stride, dilation = plans[0].block(0)
-        self.stem = ConvBnAct(in_chans, stem_chs, 3, stride, dilation)
-        stages = [nn.Sequential(), nn.Sequential(nn.MaxPool2d(3, plans[1].stride, padding=1))]
-        self.feature_info = [feature_entry(stem_chs, plans[0], 0), feature_entry(stem_chs, plans[1], 1)]
-        num_blocks, block_idx, in_chs = sum(STAGE_REPEATS), 0, stem_chs
+        stages = self.init_pooled_stem(in_chans, stage_channels[0], plans)
+        num_blocks, block_idx, in_chs = sum(STAGE_REPEATS), 0, stage_channels[0]
         for level, (out_chs, repeats, plan) in enumerate(zip(stage_channels[1:], STAGE_REPEATS, plans[2:]), 2):
             blocks = []
             for index in range(repeats):

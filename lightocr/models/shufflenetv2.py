@@ -71,10 +71,7 @@ class ShuffleNetV2(LightNet):
                              f"{tuple(stage_channels)!r}")
         plans = self.plan(stage_strides, output_stride)
         stem_chs, *stage_chs, last_chs = stage_channels
-        stride, dilation = plans[0].block(0)
-        self.stem = ConvBnAct(in_chans, stem_chs, 3, stride, dilation)
-        stages = [nn.Sequential(), nn.Sequential(nn.MaxPool2d(3, plans[1].stride, padding=1))]
-        self.feature_info = [feature_entry(stem_chs, plans[0], 0), feature_entry(stem_chs, plans[1], 1)]
+        stages = self.init_pooled_stem(in_chans, stem_chs, plans)
         in_chs = stem_chs
         for level, (out_chs, repeats, plan) in enumerate(zip(stage_chs, STAGE_REPEATS, plans[2:]), 2):
             blocks = []

@@ -115,14 +115,16 @@ def test_convert_rejects_another_architecture():
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
-def test_pretrained_file_through_timm(tmp_path, suffix):
-    source = randomize_batchnorm(timm.create_model("lo_mobilenetv3_small_075", num_classes=12)).eval()
+@pytest.mark.parametrize("name", ["lo_mobilenetv3_small_075", "lo_shufflenetv1_g8_050", "lo_shufflenetv2_050",
+                                  "lo_squeezenet1_1"])
+def test_pretrained_file_through_timm(tmp_path, suffix, name):
+    source = randomize_batchnorm(timm.create_model(name, num_classes=12)).eval()
     path = tmp_path / f"weights{suffix}"
     if suffix == ".safetensors":
         save_file(source.state_dict(), path)
     else:
         torch.save(source.state_dict(), path)
-    loaded = timm.create_model("lo_mobilenetv3_small_075", num_classes=12, pretrained=True,
+    loaded = timm.create_model(name, num_classes=12, pretrained=True,
                                pretrained_cfg_overlay=dict(file=str(path), num_classes=12)).eval()
     x = torch.randn(2, 3, 96, 96)
     with torch.no_grad():
