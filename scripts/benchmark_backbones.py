@@ -6,7 +6,8 @@ For each variant: parameters, MACs at 224x224 (``torch.utils.flop_counter``), in
 alternately in one process (median of repeats), with the ratio ours/reference (above 1: ours is faster).
 Training memory is measured at batch 64 as the bytes of the distinct tensors saved for backward (the
 activation memory that limits the batch) plus parameters and gradients. ``channels_last`` and
-``torch.compile`` figures are for ours. The Markdown table goes to ``docs/benchmarks.md`` with this command.
+``torch.compile`` figures are for ours. Each family group (``mobilenetv*``, ``shufflenetv*``, ``squeezenet``, ...)
+has its own Markdown table in ``docs/benchmarks.md``, replaced by the run that measures it, with its command.
 
     python scripts/benchmark_backbones.py [--models 'lo_mobilenet*'] [--repeats 15]
 """
@@ -18,7 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -27,7 +28,13 @@ from torch.utils.flop_counter import FlopCounterMode
 import lightocr
 from _report import write_section
 
-START, END = "<!-- backbones:start -->", "<!-- backbones:end -->"
+def group_of(name: str) -> str:
+    """``lo_mobilenetv3_small_100`` -> ``mobilenetv``: the letters of the family name, one table per group."""
+    return re.match(r"lo_([a-z]+)", name).group(1)
+
+
+def markers(group: str) -> Tuple[str, str]:
+    return f"<!-- backbones:{group}:start -->", f"<!-- backbones:{group}:end -->"
 
 
 def count_macs(model: nn.Module, size: int) -> float:
@@ -119,7 +126,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     x = torch.randn(args.batch, 3, args.size, args.size)
     header = ("| variant | reference | params | ref params | MMACs | infer img/s | ref | ratio | train img/s | ref "
               "| ratio | train MiB @%d | ref MiB | channels_last infer | compile infer |" % args.memory_batch)
-    rows = [header, "|" + "---|" * (header.count("|") - 1)]
+    rows: Dict[str, List[str]] = {}
     print(header, flush=True)
     for name in names:
         ref_name = lightocr.reference(name)
@@ -156,19 +163,21 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"{memory['ours']:.1f}", f"{memory['ref']:.1f}" if ref else "-",
             f"{args.batch / cl:.1f}", f"{args.batch / comp:.1f}" if comp else "-",
         ]) + " |"
-        rows.append(row)
+        rows.setdefault(group_of(name), []).append(row)
         print(row, flush=True)
 
     command = "python scripts/benchmark_backbones.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    section = "\n".join([
-        START, "## Backbones: ours against the reference implementation (CPU)", "",
-        f"Command: `{command.strip()}`  ",
-        f"Machine: {torch.get_num_threads()} CPU threads, torch {torch.__version__}, batch {args.batch} at "
-        f"{args.size}x{args.size}, median of {args.repeats} alternating repeats. Ratios are ours/reference "
-        f"throughput. Training memory: distinct tensors saved for backward at batch {args.memory_batch}, plus "
-        "parameters and gradients. channels_last and torch.compile: ours, inference img/s.", "",
-        *rows, END])
-    write_section(args.output, section, START, END)
+    for group, group_rows in rows.items():
+        start, end = markers(group)
+        section = "\n".join([
+            start, f"## Backbones ({group}*): ours against the reference implementation (CPU)", "",
+            f"Command: `{command.strip()}`  ",
+            f"Machine: {torch.get_num_threads()} CPU threads, torch {torch.__version__}, batch {args.batch} at "
+            f"{args.size}x{args.size}, median of {args.repeats} alternating repeats. Ratios are ours/reference "
+            f"throughput. Training memory: distinct tensors saved for backward at batch {args.memory_batch}, plus "
+            "parameters and gradients. channels_last and torch.compile: ours, inference img/s.", "",
+            header, "|" + "---|" * (header.count("|") - 1), *group_rows, end])
+        write_section(args.output, section, start, end)
     print(f"wrote {args.output}")
     return 0
 

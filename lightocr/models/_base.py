@@ -88,15 +88,19 @@ def plan_stages(stage_strides: Optional[Sequence[IntOrPair]] = None, output_stri
     return plans
 
 
-def feature_entry(num_chs: int, plan: StagePlan, level: int) -> Dict[str, Any]:
-    """One ``feature_info`` record in timm's format, plus the ``(height, width)`` stride."""
-    return dict(num_chs=num_chs, reduction=max(plan.reduction), stride=plan.reduction, module=f"stages.{level}")
+def feature_entry(num_chs: int, plan: StagePlan, level: int, module: Optional[str] = None) -> Dict[str, Any]:
+    """One ``feature_info`` record in timm's format, plus the ``(height, width)`` stride; ``module`` names a tap
+    inside a block (default: the level's stage)."""
+    return dict(num_chs=num_chs, reduction=max(plan.reduction), stride=plan.reduction,
+                module=module or f"stages.{level}")
 
 
 class LightNet(nn.Module):
     """Base class of the zoo: classifier and multi-scale feature backbone with timm's model interface."""
 
     num_levels: int = 5  # feature levels (reductions 2 ... 2 ** num_levels); a family with fewer sets it
+    # DeepLabv3+'s low-level feature (stride 4), for families that define one: its index in feature_info
+    low_level_level: Optional[int] = None
 
     @classmethod
     def plan(cls, stage_strides: Optional[Sequence[IntOrPair]], output_stride: Optional[int]) -> List[StagePlan]:
@@ -115,6 +119,10 @@ class LightNet(nn.Module):
             f"{type(self).__name__} expects input of shape (batch, {in_chans}, height, width) since it was built "
             f"with in_chans={in_chans}; pass in_chans=1 for grayscale or convert the images")
         self.feature_info: List[Dict[str, Any]] = []
+        # levels whose feature is taken inside the first block of the next stage, before its strided layer (the
+        # richest map at that resolution, as DeepLab taps Xception); that block offers forward_with_tap(x) ->
+        # (output, tap) and prune_to_tap()
+        self.tapped_levels: Tuple[int, ...] = ()
 
     def init_pooled_stem(self, in_chans: int, stem_chs: int, plans: Sequence[StagePlan]) -> List[nn.Module]:
         """A stem that spans two levels (ShuffleNet's): a 3x3 conv-BN-ReLU at level 0's stride, then a 3x3 max pool
@@ -132,13 +140,15 @@ class LightNet(nn.Module):
             final_conv: Optional[nn.Module] = None,
             head_hidden_size: Optional[int] = None,
             head_act_layer: Optional[LayerFactory] = None,
+            head_norm_layer: Optional[LayerFactory] = None,
             classifier_bias: bool = True,
             conv_classifier: bool = False,
     ) -> None:
         """Register what follows the stages, in forward order, and initialize all weights.
 
         ``final_conv`` runs on the last map before pooling (MobileNetV2's 1x1 conv to 1280); ``head_hidden_size``
-        adds a 1x1 conv with bias after pooling (MobileNetV3's 1280-wide layer). ``classifier_bias=False`` gives a
+        adds a 1x1 conv with bias after pooling (MobileNetV3's 1280-wide layer), followed by ``head_norm_layer``
+        where given (ReXNet-lite's BatchNorm) and ``head_act_layer``. ``classifier_bias=False`` gives a
         linear classifier without bias (ShuffleNetV1). ``conv_classifier`` classifies each position with a 1x1
         conv and ReLU, then pools (SqueezeNet, Sec. 3.3): ``global_pool=''`` then gives a class map.
         """
@@ -153,9 +163,11 @@ class LightNet(nn.Module):
         pooled = num_features * self.global_pool.feat_mult()
         if head_hidden_size:
             self.conv_head = nn.Conv2d(pooled, head_hidden_size, 1, bias=True)
+            self.head_norm = head_norm_layer(head_hidden_size) if head_norm_layer is not None else nn.Identity()
             self.head_act = head_act_layer(inplace=True) if head_act_layer is not None else nn.Identity()
         else:
             self.conv_head = nn.Identity()
+            self.head_norm = nn.Identity()
             self.head_act = nn.Identity()
             self.head_hidden_size = pooled
         self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
@@ -234,7 +246,7 @@ class LightNet(nn.Module):
             if not pre_logits:
                 x = self.classifier(self.head_drop(x))
             return self.flatten(self.global_pool(x))
-        x = self.head_act(self.conv_head(self.global_pool(x)))
+        x = self.head_act(self.head_norm(self.conv_head(self.global_pool(x))))
         x = self.flatten(x)
         if pre_logits:
             return x
@@ -258,17 +270,20 @@ class LightNet(nn.Module):
         final norm, so ``norm`` changes nothing."""
         torch._assert(output_fmt == "NCHW", "output_fmt must be 'NCHW'")
         torch._assert(not stop_early or intermediates_only, "stop_early needs intermediates_only=True")
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
         self._check_input(x)
         x = self.stem(x)
         intermediates: List[torch.Tensor] = []
-        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[:max_index + 1]
+        last_stage = max_index + 1 if max_index in self.tapped_levels else max_index
+        stages = self.stages if not stop_early else self.stages[:last_stage + 1]
         for index, stage in enumerate(stages):
-            if self.grad_checkpointing and not torch.jit.is_scripting():
-                x = checkpoint_seq(stage, x)
-            else:
-                x = stage(x)
-            if index in take_indices:
+            if index - 1 in self.tapped_levels:  # the previous level's feature lies inside this stage's first block
+                x, tap = stage[0].forward_with_tap(x)
+                if index - 1 in take_indices:
+                    intermediates.append(tap)
+                stage = stage[1:]
+            x = checkpoint_seq(stage, x) if self.grad_checkpointing and len(stage) else stage(x)
+            if index in take_indices and index not in self.tapped_levels:
                 intermediates.append(x)
         if intermediates_only:
             return intermediates
@@ -277,18 +292,31 @@ class LightNet(nn.Module):
     def prune_intermediate_layers(
             self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True) -> List[int]:
         """Drop the levels after the last of ``indices`` (and with ``prune_head`` the head), as timm's feature
-        wrappers do; returns the absolute level indices."""
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        if max_index < len(self.stages) - 1:
+        wrappers do; returns the absolute level indices. A tapped last level keeps its block up to the tap."""
+        take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
+        if max_index in self.tapped_levels:
+            self.stages = self.stages[:max_index + 2]
+            self.stages[-1] = nn.Sequential(self.stages[-1][0])
+            self.stages[-1][0].prune_to_tap()
+        elif max_index < len(self.stages) - 1:
             self.stages = self.stages[:max_index + 1]
+        if max_index < len(self.feature_info) - 1 or prune_head:
             self.final_conv = nn.Identity()
             self.num_features = self.feature_info[max_index]["num_chs"]
         if prune_head:
-            self.final_conv = nn.Identity()
-            self.num_features = self.feature_info[max_index]["num_chs"]
-            self.conv_head, self.head_act = nn.Identity(), nn.Identity()
+            self.conv_head, self.head_norm, self.head_act = nn.Identity(), nn.Identity(), nn.Identity()
             self.reset_classifier(0, "")
         return take_indices
+
+    @torch.jit.ignore
+    def low_level_index(self) -> int:
+        """The ``feature_info`` index of DeepLabv3+'s low-level (stride-4) feature; an error for families without
+        one, naming those that have one."""
+        if self.low_level_level is None:
+            with_one = sorted({cls.__name__ for cls in _subclasses(LightNet) if cls.low_level_level is not None})
+            raise ValueError(f"{type(self).__name__} has no low-level feature for a DeepLabv3+ decoder; families "
+                             f"with one: {', '.join(with_one)}")
+        return self.low_level_level
 
     def extract_features(self, x: torch.Tensor) -> List[torch.Tensor]:
         """One map per level (reductions 2, 4, ..., ``2 ** num_levels`` by default), as listed in
@@ -301,6 +329,10 @@ class LightNet(nn.Module):
         if strict:
             describe_mismatch(self, state_dict)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def _subclasses(cls: type) -> List[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
 
 
 def describe_mismatch(model: nn.Module, state_dict: Mapping[str, Any]) -> None:
@@ -418,10 +450,12 @@ class ConvClassifier(nn.Module):
 
 def build_lightnet(model_cls: Type[LightNet], variant: str, pretrained: bool = False, **kwargs) -> nn.Module:
     """Build through timm, so that ``features_only``, ``out_indices`` (every level of the family unless given)
-    and pretrained files work as for timm models."""
+    and pretrained files work as for timm models. Feature models wrap :meth:`LightNet.forward_intermediates`
+    (timm's ``feature_cls="getter"``), which also reaches features tapped inside blocks, and drop the layers
+    after the last level asked for."""
     return build_model_with_cfg(
         model_cls, variant, pretrained,
         pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(flatten_sequential=True, out_indices=tuple(range(model_cls.num_levels))),
+        feature_cfg=dict(feature_cls="getter", out_indices=tuple(range(model_cls.num_levels))),
         **kwargs)
 

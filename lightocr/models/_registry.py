@@ -55,7 +55,8 @@ def register_variants(module_name: str, model_cls: Type[LightNet], paper_ids: st
     """Register a family's variant table with timm: its ``default_cfgs`` and one factory per row, defined in the
     family's module under the variant's name (``timm.create_model(name, **kwargs)`` calls it)."""
     module = sys.modules[module_name]
-    module.default_cfgs = generate_default_cfgs({name: zoo_cfg(paper_ids, **v.cfg) for name, v in variants.items()})
+    module.default_cfgs = dict(getattr(module, "default_cfgs", {}), **generate_default_cfgs(
+        {name: zoo_cfg(paper_ids, **v.cfg) for name, v in variants.items()}))
     for name, variant in variants.items():
         factory = _variant_factory(model_cls, name, variant)
         factory.__module__ = module_name

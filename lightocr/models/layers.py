@@ -43,7 +43,8 @@ def same_padding(kernel_size: IntOrPair, dilation: IntOrPair = 1) -> Tuple[int, 
 
 
 class ConvBnAct(nn.Module):
-    """Convolution (no bias), BatchNorm and an optional activation: the unit of every zoo network."""
+    """Convolution (no bias), BatchNorm and an optional activation: the unit of every zoo network. ``padding``
+    defaults to "same" (``same_padding``); Xception's original stem has none (``padding=0``)."""
 
     def __init__(
             self,
@@ -55,10 +56,12 @@ class ConvBnAct(nn.Module):
             groups: int = 1,
             act_layer: Optional[LayerFactory] = nn.ReLU,
             norm_layer: LayerFactory = nn.BatchNorm2d,
+            padding: Optional[IntOrPair] = None,
     ):
         super().__init__()
+        padding = same_padding(kernel_size, dilation) if padding is None else to_pair(padding)
         self.conv = nn.Conv2d(
-            in_chs, out_chs, kernel_size, stride=to_pair(stride), padding=same_padding(kernel_size, dilation),
+            in_chs, out_chs, kernel_size, stride=to_pair(stride), padding=padding,
             dilation=to_pair(dilation), groups=groups, bias=False)
         self.bn = norm_layer(out_chs)
         self.act = act_layer(inplace=True) if act_layer is not None else nn.Identity()
@@ -69,7 +72,8 @@ class ConvBnAct(nn.Module):
 
 
 class SqueezeExcite(nn.Module):
-    """Squeeze-and-Excitation (Hu et al. 2018) as used by MobileNetV3 (Sec. 5.3): pool, reduce, act, expand, gate."""
+    """Squeeze-and-Excitation (Hu et al. 2018) as used by MobileNetV3 (Sec. 5.3): pool, reduce, act, expand, gate;
+    ReXNet adds BatchNorm after the reduction (``norm_layer``) and gates with a sigmoid."""
 
     def __init__(
             self,
@@ -77,21 +81,24 @@ class SqueezeExcite(nn.Module):
             rd_channels: int,
             act_layer: LayerFactory = nn.ReLU,
             gate_layer: LayerFactory = nn.Hardsigmoid,
+            norm_layer: Optional[LayerFactory] = None,
     ):
         super().__init__()
         self.conv_reduce = nn.Conv2d(channels, rd_channels, 1, bias=True)
+        self.bn = norm_layer(rd_channels) if norm_layer is not None else nn.Identity()
         self.act = act_layer(inplace=True)
         self.conv_expand = nn.Conv2d(rd_channels, channels, 1, bias=True)
         self.gate = gate_layer()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = x.mean((2, 3), keepdim=True)
-        scale = self.conv_expand(self.act(self.conv_reduce(scale)))
+        scale = self.conv_expand(self.act(self.bn(self.conv_reduce(scale))))
         return x * self.gate(scale)
 
 
 class DepthwiseSeparable(nn.Module):
-    """Depthwise 3x3 then pointwise 1x1, each with BN and activation (MobileNetV1, Sec. 3.1, Fig. 3)."""
+    """Depthwise 3x3 then pointwise 1x1, each with BN and an optional activation (MobileNetV1, Sec. 3.1, Fig. 3;
+    the separable convolution of DeepLab's aligned Xception, without activation inside its pre-activated blocks)."""
 
     def __init__(
             self,
@@ -100,11 +107,13 @@ class DepthwiseSeparable(nn.Module):
             kernel_size: int = 3,
             stride: IntOrPair = 1,
             dilation: IntOrPair = 1,
-            act_layer: LayerFactory = nn.ReLU,
+            act_layer: Optional[LayerFactory] = nn.ReLU,
+            norm_layer: LayerFactory = nn.BatchNorm2d,
     ):
         super().__init__()
-        self.conv_dw = ConvBnAct(in_chs, in_chs, kernel_size, stride, dilation, groups=in_chs, act_layer=act_layer)
-        self.conv_pw = ConvBnAct(in_chs, out_chs, 1, act_layer=act_layer)
+        self.conv_dw = ConvBnAct(in_chs, in_chs, kernel_size, stride, dilation, groups=in_chs, act_layer=act_layer,
+                                 norm_layer=norm_layer)
+        self.conv_pw = ConvBnAct(in_chs, out_chs, 1, act_layer=act_layer, norm_layer=norm_layer)
         self.out_channels = out_chs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -32,10 +32,13 @@ def relative_max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 def level_sizes(name: str, size: int, strides) -> list:
     """Map size per feature level along one axis, from the reference layers' arithmetic (not from our model):
     3x3 "same" convs and pools give ceil(size / stride); SqueezeNet (torchvision) has an unpadded stem and 3x3
-    max pools that round up at stride 2 (a stride-1 pool pads by one: lightocr's documented choice)."""
+    max pools that round up at stride 2 (a stride-1 pool pads by one: lightocr's documented choice); the original
+    Xception (timm's legacy_xception) two unpadded 3x3 stem convs."""
     sizes = []
     for level, stride in enumerate(strides):
-        if not name.startswith("lo_squeezenet"):
+        if name == "lo_xception" and level == 0:
+            size = (size - 3) // stride + 1 - 2
+        elif not name.startswith("lo_squeezenet"):
             size = -(-size // stride)
         elif level == 0:
             size = (size - (7 if name == "lo_squeezenet1_0" else 3)) // stride + 1

@@ -31,7 +31,7 @@ def test_unknown_name_lists_close_names():
     with pytest.raises(ValueError, match="mobilenetv3_small"):
         lightocr.reference("lo_mobilenet_v3_small")
     with pytest.raises(ValueError, match="list_models"):
-        lightocr.create_model("resnet50")
+        lightocr.create_model("vit_base_patch16_224")
 
 
 def test_create_model_passes_arguments_to_timm():

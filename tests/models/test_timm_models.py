@@ -127,7 +127,8 @@ def test_prune_intermediate_layers(name):
     with torch.no_grad():
         expected = model.forward_intermediates(x, indices=[0, 2], intermediates_only=True)
         assert model.prune_intermediate_layers([0, 2]) == [0, 2]
-        assert len(model.stages) == 3 and model.num_classes == 0
+        # a tapped level keeps the next stage's first block, up to the tap
+        assert len(model.stages) == 3 + (2 in model.tapped_levels) and model.num_classes == 0
         pruned = model.forward_intermediates(x, indices=[0, 2], intermediates_only=True)
         assert all(torch.equal(a, b) for a, b in zip(pruned, expected))
         assert model(x).shape == expected[-1].shape  # no pooling, no head left

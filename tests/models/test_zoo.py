@@ -31,7 +31,8 @@ def test_classifier_and_features(name):
     for level, (feature, info) in enumerate(zip(features, model.feature_info)):
         assert info["reduction"] == 2 ** (level + 1)
         assert info["stride"] == (2 ** (level + 1),) * 2
-        assert info["module"] == f"stages.{level}"
+        # a tapped level's feature is inside the next stage's first block (aligned Xception)
+        assert info["module"].startswith(f"stages.{level + 1}.0." if level in model.tapped_levels else f"stages.{level}")
         assert feature.shape == (2, info["num_chs"], heights[level], widths[level])
     with torch.no_grad():
         last = model.forward_features(x)
@@ -59,7 +60,7 @@ def test_features_only_through_timm(name):
 @pytest.mark.parametrize("name", ALL)
 def test_pretrained_cfg_resolves(name):
     config = resolve_data_config({}, model=timm.create_model(name))
-    assert config["input_size"] == (3, 224, 224)
+    assert config["input_size"] == ((3, 299, 299) if name.startswith("lo_xception") else (3, 224, 224))
     assert len(config["mean"]) == len(config["std"]) == 3
 
 
@@ -76,8 +77,9 @@ def test_grayscale_and_odd_sizes(name):
     model = timm.create_model(name, in_chans=1, num_classes=5).eval()
     with torch.no_grad():
         assert model(torch.randn(3, 1, 33, 97)).shape == (3, 5)
-        if name.startswith("lo_squeezenet"):  # an unpadded stem: the smallest input reaches 1x1 at level 3
-            smallest = 29 if name == "lo_squeezenet1_0" else 25
+        # an unpadded stem: the smallest input reaches 1x1 at the last level
+        smallest = {"lo_squeezenet1_0": 29, "lo_squeezenet1_1": 25, "lo_xception": 7}.get(name)
+        if smallest:
             assert model.extract_features(torch.randn(1, 1, smallest, smallest))[-1].shape[-2:] == (1, 1)
             with pytest.raises(RuntimeError, match="Kernel size can't be greater|Output size is too small"):
                 model(torch.randn(1, 1, 5, 5))
