@@ -259,7 +259,8 @@ def test_read_reports_bad_files(tmp_path):
 
 # configs composed from a shared base --------------------------------------------------------------------------
 FAMILY_CONFIGS = {"crnn_shufflenetv1.yaml": "lo_shufflenetv1_g3_100", "crnn_shufflenetv2.yaml": "lo_shufflenetv2_100",
-                  "crnn_squeezenet.yaml": "lo_squeezenet1_1"}
+                  "crnn_squeezenet.yaml": "lo_squeezenet1_1", "crnn_xception.yaml": "lo_xception",
+                  "crnn_rexnet.yaml": "lo_rexnet_100"}
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY_CONFIGS))
