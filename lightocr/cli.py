@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import yaml
@@ -40,6 +40,20 @@ SHARED_TRAINER_DEFAULTS = {
         dict(class_path="lightocr.callbacks.PredictionWriter"),
     ],
 }
+# what each task's data module hands the task, so that no value is written twice in a config:
+# (source, target, when LightningCLI applies the link)
+TASK_LINKS = {
+    "TextRecognitionTask": (
+        ("data.charset_symbols", "model.init_args.charset", "instantiate"),
+        ("data.case_sensitive", "model.init_args.case_sensitive", "instantiate"),
+        ("data.input_geometry", "model.init_args.input_geometry", "instantiate"),
+        ("data.init_args.channels", "model.init_args.in_chans", "parse")),
+    "ImageClassificationTask": (
+        ("data.class_names", "model.init_args.classes", "instantiate"),
+        ("data.input_settings", "model.init_args.input_settings", "instantiate"),
+        ("data.init_args.channels", "model.init_args.in_chans", "parse"),
+        ("model.init_args.backbone", "data.init_args.backbone", "parse")),
+}
 # what a resumed run must share with the run that wrote its checkpoint (the network and the data's shape)
 RESUME_MUST_MATCH = ("backbone", "backbone_kwargs", "level", "stage_strides", "neck", "neck_kwargs", "in_chans",
                      "charset", "case_sensitive", "input_geometry")
@@ -63,18 +77,23 @@ class LoggedConfigCallback(SaveConfigCallback):
 
 
 class LightOCRCLI(LightningCLI):
-    """LightningCLI with the data module's charset, channels and input geometry linked into the task, one run
-    folder per launch (``lightocr.runs``), W&B offline without credentials, and checkpoints and device counts
-    checked before a run starts."""
+    """LightningCLI with the data module's settings linked into the task (``TASK_LINKS``: the charset, channels
+    and input geometry of text recognition; the class list and input settings of classification), one run folder
+    per launch (``lightocr.runs``), W&B offline without credentials, and checkpoints and device counts checked
+    before a run starts. The task is read from the command line's model ``class_path`` before parsing."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        words = kwargs.get("args")
+        self.task_name = task_of(expand_config_bases(sys.argv[1:] if words is None else list(words))
+                                 if words is None or isinstance(words, (list, tuple)) else [])
+        super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--base", type=Optional[str], default=None,
                             help="in a config file: the config file it extends (a path relative to it), read first")
         parser.set_defaults(SHARED_TRAINER_DEFAULTS)
-        parser.link_arguments("data.charset_symbols", "model.init_args.charset", apply_on="instantiate")
-        parser.link_arguments("data.case_sensitive", "model.init_args.case_sensitive", apply_on="instantiate")
-        parser.link_arguments("data.input_geometry", "model.init_args.input_geometry", apply_on="instantiate")
-        parser.link_arguments("data.init_args.channels", "model.init_args.in_chans", apply_on="parse")
+        for source, target, when in TASK_LINKS[self.task_name]:
+            parser.link_arguments(source, target, apply_on=when)
 
     def _run_config(self):
         subcommand = self.config.get("subcommand")
@@ -89,9 +108,10 @@ class LightOCRCLI(LightningCLI):
         return Path("runs") / (Path(str(files[-1])).stem if files else "lightocr")
 
     def parse_arguments(self, parser, args) -> None:
-        if args is None or isinstance(args, (list, tuple)):
-            args = expand_config_bases(sys.argv[1:] if args is None else list(args))
-        super().parse_arguments(parser, args)
+        if args is None or isinstance(args, (list, tuple)):  # the command line, with the config files' bases
+            self.config = parser.parse_args(expand_config_bases(sys.argv[1:] if args is None else list(args)))
+        else:
+            super().parse_arguments(parser, args)
         # before LightningCLI reads the checkpoint's hyperparameters, and before any training
         config = self._run_config()
         config.base = None  # already read: the saved config.yaml holds the resolved whole
@@ -208,19 +228,28 @@ def check_same_setup(config, checkpoint: str, state: dict) -> None:
         raise SystemExit(
             f"cannot resume {checkpoint}: it was written by a run of {theirs}, and this run's config ({mine}) "
             f"differs in " + "; ".join(differences[:3]) + ". Resume with the config that wrote it, or start a new "
-            f"run without --ckpt_path.")
+            "run without --ckpt_path.")
 
 
 def use_checkpoint_geometry(config, state: dict) -> None:
-    """``validate``, ``test`` and ``predict`` shape their inputs as the checkpoint was trained."""
-    geometry = (state.get("hyper_parameters") or {}).get("input_geometry")
+    """``validate``, ``test`` and ``predict`` shape their inputs as the checkpoint was trained: a recognition
+    checkpoint's input geometry, a classification checkpoint's input settings and evaluation transforms."""
+    saved = state.get("hyper_parameters") or {}
     data = config.get("data", {}).get("init_args")
-    if not geometry or data is None:
+    if data is None:
         return
-    for key in ("height", "max_width", "channels", "pad_to"):
-        if key in data and data[key] != geometry[key]:
-            rank_zero_info(f"data.{key}={data[key]!r} replaced by the checkpoint's {geometry[key]!r}")
-        data[key] = geometry[key]
+    if saved.get("input_geometry"):
+        values = {key: saved["input_geometry"][key] for key in ("height", "max_width", "channels", "pad_to")}
+    elif saved.get("input_settings"):
+        inputs = saved["input_settings"]
+        values = dict(input_size=inputs["size"], channels=inputs["channels"], mean=inputs["mean"], std=inputs["std"],
+                      crop_pct=inputs["crop_pct"], eval_transforms=inputs["eval_transforms"])
+    else:
+        return
+    for key, value in values.items():
+        if key in data and _plain(data[key]) != _plain(value):
+            rank_zero_info(f"data.{key}={_plain(data[key])!r} replaced by the checkpoint's {_plain(value)!r}")
+        data[key] = value
 
 
 def requested_devices(devices) -> Optional[int]:
@@ -273,6 +302,25 @@ def config_bases(path: Path, seen: Tuple[Path, ...] = ()) -> List[str]:
     return config_bases(base_path, seen + (base_path,)) + [str(base_path)]
 
 
+def task_of(args: List[str]) -> str:
+    """The task a command line runs: the last model ``class_path`` of its config files and ``--model`` options
+    (text recognition when none names one)."""
+    task = "TextRecognitionTask"
+    words = iter(args)
+    for word in words:
+        option, _, value = word.partition("=")
+        if option in ("--config", "--model", "--model.class_path") and not value:
+            value = next(words, "")
+        if option == "--config" and Path(value).is_file():
+            model = (yaml.safe_load(Path(value).read_text()) or {}).get("model")
+            value = model.get("class_path", "") if isinstance(model, dict) else ""
+        elif option not in ("--model", "--model.class_path"):
+            continue
+        name = str(value).rsplit(".", 1)[-1]
+        task = name if name in TASK_LINKS else task
+    return task
+
+
 def expand_config_bases(args: List[str]) -> List[str]:
     """Put ``--config BASE`` before every ``--config FILE`` whose YAML names a ``base:``, so that a config
     file holds only what differs from the one it extends (later files override earlier ones)."""
@@ -303,41 +351,55 @@ def lightning_main(args: Optional[List[str]] = None) -> None:
                 args=args, save_config_callback=LoggedConfigCallback, save_config_kwargs=dict(overwrite=True))
 
 
-def load_task(checkpoint: str, map_location: str = "cpu"):
-    """Rebuild a task from a checkpoint read with ``weights_only=True`` (no arbitrary unpickling)."""
-    from .tasks import TextRecognitionTask
+# the hyperparameter that tells each task's checkpoints apart, and what its command line does with images
+TASK_MARKS = {"TextRecognitionTask": ("charset", "text-recognition", "read"),
+              "ImageClassificationTask": ("classes", "image-classification", "classify")}
+
+
+def load_task(checkpoint: str, task_name: str = "TextRecognitionTask", map_location: str = "cpu"):
+    """Rebuild a task of kind ``task_name`` from a checkpoint read with ``weights_only=True`` (no arbitrary
+    unpickling); a checkpoint of another task is refused, naming the command that reads it."""
+    from . import tasks
 
     state = check_checkpoint_file(checkpoint)
     if "hyper_parameters" not in state or "state_dict" not in state:
         raise SystemExit(f"{checkpoint} is not a lightocr Lightning checkpoint (no hyper_parameters/state_dict)")
     hparams = {k: v for k, v in state["hyper_parameters"].items() if not k.startswith("_")}
-    if "charset" not in hparams:
-        raise SystemExit(f"{checkpoint} is not a text-recognition checkpoint (no charset in its hyperparameters)")
-    task = TextRecognitionTask(**hparams)
+    mark, kind, _ = TASK_MARKS[task_name]
+    if mark not in hparams:
+        other = next((f" (a {k} checkpoint: use `lightocr {c}`)" for m, k, c in TASK_MARKS.values() if m in hparams), "")
+        raise SystemExit(f"{checkpoint} is not a {kind} checkpoint (no {mark} in its hyperparameters){other}")
+    task = getattr(tasks, task_name)(**hparams)
     task.load_state_dict(state["state_dict"])
     return task.to(map_location).eval()
 
 
-def read_main(argv: List[str]) -> int:
+def read_main(argv: List[str], task_name: str = "TextRecognitionTask") -> int:
+    """``lightocr read`` (text lines) and ``lightocr classify`` (images): one ``path<TAB>text<TAB>confidence``
+    line per image."""
     from .data.sources import ImageFilesSource
-    from .tasks import read_lines
+    from .tasks import predict_source
 
-    parser = argparse.ArgumentParser(
-        prog="lightocr read", description="Read text lines with a trained checkpoint: one line per image, "
-        "path<TAB>text<TAB>confidence. Images are shaped as the checkpoint was trained (its input geometry).")
+    _, _, command = TASK_MARKS[task_name]
+    what = ("Read text lines with a trained checkpoint: one line per image, path<TAB>text<TAB>confidence"
+            if command == "read" else
+            "Classify images with a trained checkpoint: one line per image, path<TAB>class<TAB>probability")
+    parser = argparse.ArgumentParser(prog=f"lightocr {command}", description=f"{what}. Images are shaped as the "
+                                     "checkpoint was trained (its saved input settings).")
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning fit`")
     parser.add_argument("images", nargs="+", help="image files or folders")
-    parser.add_argument("--beam-width", type=int, default=None, help="beam search width (default: the task's)")
+    if command == "read":
+        parser.add_argument("--beam-width", type=int, default=None, help="beam search width (default: the task's)")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
-    task = load_task(args.ckpt)
-    if args.beam_width:
+    task = load_task(args.ckpt, task_name)
+    if getattr(args, "beam_width", None):
         task.decoder.beam_width = args.beam_width
     source = ImageFilesSource(args.images)
     if len(source) == 0:
         raise SystemExit(f"no images found in {args.images}")
     failed = 0
-    for rows, batch in read_lines(task, source, args.batch_size):
+    for rows, batch in predict_source(task, source, args.batch_size):
         for skipped in batch["skipped"]:
             print(f"{skipped.key}: {skipped.reason}", file=sys.stderr)
             failed += 1
@@ -348,6 +410,7 @@ def read_main(argv: List[str]) -> int:
 
 def lightocr_main(argv: Optional[List[str]] = None) -> None:
     words = sys.argv[1:] if argv is None else argv
-    if words and words[0] == "read":
-        sys.exit(read_main(words[1:]))
+    commands = {command: name for name, (_, _, command) in TASK_MARKS.items()}
+    if words and words[0] in commands:
+        sys.exit(read_main(words[1:], commands[words[0]]))
     lightning_main(argv)

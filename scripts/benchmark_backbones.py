@@ -7,7 +7,8 @@ alternately in one process (median of repeats), with the ratio ours/reference (a
 Training memory is measured at batch 64 as the bytes of the distinct tensors saved for backward (the
 activation memory that limits the batch) plus parameters and gradients. ``channels_last`` and
 ``torch.compile`` figures are for ours. Each family group (``mobilenetv*``, ``shufflenetv*``, ``squeezenet``, ...)
-has its own Markdown table in ``docs/benchmarks.md``, replaced by the run that measures it, with its command.
+has its own Markdown table in ``docs/benchmarks.md``: a run replaces the rows it measures and keeps the others, and
+the section names the commands its rows come from.
 
     python scripts/benchmark_backbones.py [--models 'lo_mobilenet*'] [--repeats 15]
 """
@@ -35,6 +36,16 @@ def group_of(name: str) -> str:
 
 def markers(group: str) -> Tuple[str, str]:
     return f"<!-- backbones:{group}:start -->", f"<!-- backbones:{group}:end -->"
+
+
+def earlier_rows(path: Path, start: str, end: str) -> Tuple[Dict[str, str], List[str]]:
+    """The variant rows and the commands of a group's section written before, if any."""
+    text = path.read_text() if path.exists() else ""
+    if start not in text or end not in text:
+        return {}, []
+    section = text[text.index(start):text.index(end)]
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| lo_")}
+    return rows, re.findall(r"`(python scripts/benchmark_backbones\.py[^`]*)`", section)
 
 
 def count_macs(model: nn.Module, size: int) -> float:
@@ -169,14 +180,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     command = "python scripts/benchmark_backbones.py " + " ".join(sys.argv[1:] if argv is None else argv)
     for group, group_rows in rows.items():
         start, end = markers(group)
+        # rows of this group that the run did not measure stay, with the commands that measured them
+        kept, commands = earlier_rows(args.output, start, end)
+        measured = {row.split("|")[1].strip(): row for row in group_rows}
+        merged = [row for name, row in sorted({**kept, **measured}.items())]
+        commands = [c for c in commands if c != command.strip()] if set(kept) - set(measured) else []
         section = "\n".join([
             start, f"## Backbones ({group}*): ours against the reference implementation (CPU)", "",
-            f"Command: `{command.strip()}`  ",
+            "Commands: " + "; ".join(f"`{c}`" for c in [*commands, command.strip()]) + "  ",
             f"Machine: {torch.get_num_threads()} CPU threads, torch {torch.__version__}, batch {args.batch} at "
             f"{args.size}x{args.size}, median of {args.repeats} alternating repeats. Ratios are ours/reference "
             f"throughput. Training memory: distinct tensors saved for backward at batch {args.memory_batch}, plus "
             "parameters and gradients. channels_last and torch.compile: ours, inference img/s.", "",
-            header, "|" + "---|" * (header.count("|") - 1), *group_rows, end])
+            header, "|" + "---|" * (header.count("|") - 1), *merged, end])
         write_section(args.output, section, start, end)
     print(f"wrote {args.output}")
     return 0

@@ -17,30 +17,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import List
 
 import torch
-import yaml
-from _report import write_section
+from _report import ROOT, bounded_fit, split_fonts, write_section
 
 from lightocr.cli import load_task
-from lightocr.data import SyntheticTextSource, default_augment, find_fonts
+from lightocr.data import SyntheticTextSource, default_augment
 from lightocr.ocr import CharErrorRate, WordAccuracy
-from lightocr.tasks import read_lines
+from lightocr.tasks import predict_source
 
-ROOT = Path(__file__).resolve().parents[1]
 EVAL_SEED = 9_000_017
 START, END = "<!-- crnn:start -->", "<!-- crnn:end -->"
-
-
-def split_fonts() -> tuple:
-    names = sorted({Path(f).name for f in find_fonts()})
-    held_out = names[1::4]
-    return [n for n in names if n not in held_out], held_out
 
 
 def source_yaml(fonts: List[str], size: int, seed: int) -> str:
@@ -56,7 +47,7 @@ def evaluate(checkpoint: Path, fonts: List[str], lines: int, batch_size: int = 6
     bench, exact = WordAccuracy("benchmark", charset=task.charset.symbols), WordAccuracy("exact")
     cer = CharErrorRate()
     examples = []
-    for rows, batch in read_lines(task, source, batch_size, require_label=True, augment=default_augment()):
+    for rows, batch in predict_source(task, source, batch_size, require_label=True, augment=default_augment()):
         predictions = [r["text"] for r in rows]
         for metric in (bench, exact, cer):
             metric.update(predictions, batch["labels"])
@@ -85,24 +76,12 @@ def main() -> int:
 
     train_fonts, held_out = split_fonts()
     print(f"training fonts: {train_fonts}\nheld-out fonts: {held_out}", flush=True)
-    run_dir = Path(args.run_dir)
-    minutes = int(args.minutes)
-    seconds = int(round((args.minutes - minutes) * 60))
-    command = [sys.executable, "-m", "lightocr", "fit", "--config", args.config,
-               f"--trainer.max_time=00:00:{minutes:02d}:{seconds:02d}",
-               f"--trainer.default_root_dir={run_dir}",
-               f"--data.init_args.train_sources={source_yaml(train_fonts, 1_000_000, 0)}",
-               f"--data.init_args.val_sources={source_yaml(train_fonts, 1000, 1_000_003)}",
-               "--trainer.enable_progress_bar=false", *args.extra]
-    print(" ".join(command), flush=True)
-    start = time.time()
-    subprocess.run(command, check=True, cwd=ROOT)
-    train_seconds = time.time() - start
-    checkpoint = max(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
-    steps = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
-    config = yaml.safe_load(max(run_dir.rglob("config.yaml"), key=lambda p: p.stat().st_mtime).read_text())
-    batch_size = config["data"]["init_args"]["batch_size"]
-    result = evaluate(checkpoint, held_out, args.eval_lines)
+    fit = bounded_fit(args.config, args.minutes, Path(args.run_dir), [
+        f"--data.init_args.train_sources={source_yaml(train_fonts, 1_000_000, 0)}",
+        f"--data.init_args.val_sources={source_yaml(train_fonts, 1000, 1_000_003)}", *args.extra])
+    steps, train_seconds = fit["steps"], fit["train_seconds"]
+    batch_size = fit["config"]["data"]["init_args"]["batch_size"]
+    result = evaluate(fit["checkpoint"], held_out, args.eval_lines)
     result.update(steps=steps, train_seconds=round(train_seconds), train_lines_per_s=steps * batch_size / train_seconds)
     print(json.dumps(result, indent=2))
     if not args.no_docs:

@@ -61,10 +61,15 @@ def test_config_parses_and_instantiates(config):
     from lightning.pytorch import LightningDataModule, LightningModule
     cli = LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
                       args=["--config", str(config)], run=False)
-    # the charset, the channels and the input geometry are linked from the data module into the model
-    assert cli.model.charset.symbols == cli.datamodule.charset_symbols
     assert cli.model.hparams.in_chans == cli.datamodule.channels
-    assert cli.model.hparams.input_geometry == cli.datamodule.input_geometry
+    if config.name.startswith("cls_"):
+        # the class list and the input settings are linked from the data module into the model
+        assert cli.model.classes == cli.datamodule.class_names and len(cli.model.classes) == 62
+        assert cli.model.hparams.input_settings == cli.datamodule.input_settings
+    else:
+        # the charset, the channels and the input geometry are linked from the data module into the model
+        assert cli.model.charset.symbols == cli.datamodule.charset_symbols
+        assert cli.model.hparams.input_geometry == cli.datamodule.input_geometry
 
 
 def test_unknown_key_is_named(tmp_path):
@@ -282,7 +287,7 @@ def test_family_config_extends_the_shared_recipe(name):
 def test_short_fit_of_each_family_config(tmp_path, name):
     """`lightning fit --config configs/<family>.yaml` as a user runs it (tiny data, a few steps), then read a line
     with its checkpoint."""
-    result = run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name),
+    run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name),
                   "--trainer.max_steps=3", "--trainer.val_check_interval=3", "--trainer.enable_progress_bar=false",
                   "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
                   "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
@@ -306,3 +311,68 @@ def test_a_missing_base_is_named(tmp_path):
     config.write_text("base: nowhere.yaml\n")
     result = run([str(BIN / "lightning"), "fit", "--config", str(config)], tmp_path, check=False)
     assert result.returncode != 0 and "base config nowhere.yaml not found" in result.stderr
+
+
+# image classification ---------------------------------------------------------------------------------------
+@pytest.fixture
+def shapes_folder(tmp_path):
+    """circle/ and square/ folders of 24x24 images (a grayscale and an RGBA one among them) and a corrupt file."""
+    root = tmp_path / "shapes"
+    for kind in ("circle", "square"):
+        (root / kind).mkdir(parents=True)
+        for i in range(6):
+            image = Image.new("RGBA" if i == 5 else "L" if i == 4 else "RGB", (24, 24), "white")
+            draw = ImageDraw.Draw(image)
+            (draw.ellipse if kind == "circle" else draw.rectangle)((3 + i % 3, 4, 20, 19 - i % 2), fill="black")
+            image.save(root / kind / f"{i}.png")
+    (root / "square" / "corrupt.png").write_bytes(b"not an image")
+    return root
+
+
+def classify_fit(cwd, config, folder, *extra, subcommand="fit", check=True):
+    """``lightning <subcommand> --config configs/<config>`` on an image folder, with the default logger and
+    callbacks; the class list comes from the folder."""
+    source = json.dumps(dict(class_path="lightocr.data.ImageFolderSource", init_args=dict(root=str(folder))))
+    command = [str(BIN / "lightning"), subcommand, "--config", str(ROOT / "configs" / config),
+               "--trainer.enable_progress_bar=false", f"--data.init_args.train_source={source}",
+               f"--data.init_args.val_source={source}", f"--data.init_args.test_source={source}",
+               "--data.init_args.batch_size=4", "--data.init_args.num_workers=0", *extra]
+    return run(command, cwd, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"), check=check)
+
+
+@pytest.mark.parametrize("config", ["cls_mobilenetv3.yaml", "cls_squeezenet.yaml"])
+def test_classification_fit_resume_predict_and_classify(tmp_path, shapes_folder, config):
+    run_dir = tmp_path / "runs" / Path(config).stem / "version_0"
+    classify_fit(tmp_path, config, shapes_folder, "--trainer.max_steps=4", "--trainer.val_check_interval=2")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    state = checkpoint(last)
+    assert state["global_step"] == 4 and state["hyper_parameters"]["classes"] == ["circle", "square"]
+    assert state["skipped_samples"]["image"] >= 1  # the corrupt file: counted, training went on
+    # resume in the same folder, at the step it stopped
+    classify_fit(tmp_path, config, shapes_folder, "--trainer.max_steps=6", "--trainer.val_check_interval=2",
+                 "--ckpt_path", "last")
+    assert checkpoint(last)["global_step"] == 6
+    assert not (run_dir.parent / "version_1").exists()
+    # predict writes path<TAB>class<TAB>probability; lightocr classify prints the same lines
+    image = shapes_folder / "circle" / "0.png"
+    classify_fit(tmp_path, config, shapes_folder, "--ckpt_path", "last",
+                 f"--data.init_args.predict_paths=[{image}]", subcommand="predict")
+    written = next((tmp_path / "runs" / Path(config).stem).rglob("predictions.tsv")).read_text().splitlines()
+    path, label, probability = written[0].split("\t")
+    assert path == str(image) and label in ("circle", "square") and 0.5 <= float(probability) <= 1
+    printed = run([str(BIN / "lightocr"), "classify", "--ckpt", str(last), str(image)], tmp_path).stdout
+    assert printed.splitlines() == written
+    # a text-recognition command refuses a classification checkpoint, naming the right one
+    refused = run([str(BIN / "lightocr"), "read", "--ckpt", str(last), str(image)], tmp_path, check=False)
+    assert refused.returncode != 0 and "lightocr classify" in refused.stderr
+
+
+def test_classification_resume_with_another_class_list_is_refused(tmp_path, shapes_folder):
+    classify_fit(tmp_path, "cls_mobilenetv3.yaml", shapes_folder, "--trainer.max_steps=2",
+                 "--trainer.val_check_interval=2")
+    (shapes_folder / "triangle").mkdir()
+    shutil_image = shapes_folder / "circle" / "0.png"
+    (shapes_folder / "triangle" / "0.png").write_bytes(shutil_image.read_bytes())
+    result = classify_fit(tmp_path, "cls_mobilenetv3.yaml", shapes_folder, "--trainer.max_steps=4",
+                          "--ckpt_path", "last", check=False)
+    assert result.returncode != 0 and "class list differs" in result.stderr

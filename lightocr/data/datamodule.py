@@ -4,16 +4,14 @@ It owns the one ``Charset`` and the one ``LineGeometry`` of a run; LightningCLI 
 ``case_sensitive``, ``channels`` and ``input_geometry`` into the task, so that the CTC head is sized from the
 data, the checkpoint knows how its inputs were shaped, and no value is written twice in a config.
 """
-import warnings
 from typing import Any, Dict, List, Optional
 
 import cv2
-from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
 from .dataset import LineCollator, TextLineDataset, check_on_error
-from .samplers import ResumableSampler, warn_if_resharded
+from .samplers import ResumableDataModule
 from .sources import ImageFilesSource, MixedSource, TextSource
 from .synthetic import SyntheticTextSource
 from .transforms import LineGeometry, default_augment
@@ -38,7 +36,7 @@ def unique_names(sources: List[TextSource]) -> List[str]:
     return names
 
 
-class TextRecognitionDataModule(LightningDataModule):
+class TextRecognitionDataModule(ResumableDataModule):
     """Text lines for CRNN training.
 
     Args:
@@ -98,8 +96,6 @@ class TextRecognitionDataModule(LightningDataModule):
         self.train_size, self.seed = train_size, seed
         self.augment, self.augment_eval = augment, augment_eval
         self.predict_paths = predict_paths or []
-        self._resume_from: Dict[str, int] = {}
-        self._sampler: Optional[ResumableSampler] = None
 
     # linked into the task by the CLI
     @property
@@ -125,7 +121,7 @@ class TextRecognitionDataModule(LightningDataModule):
         return TextLineDataset(source, self.charset, self.geometry, self.on_error, require_label=require_label,
                                augment=default_augment() if augment else None, seed=self.seed)
 
-    def _loader(self, dataset, sampler: Optional[ResumableSampler] = None) -> DataLoader:
+    def _loader(self, dataset, sampler=None) -> DataLoader:
         """Training loaders have a sampler (shuffled shards, full batches); evaluation ones run in order."""
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=sampler is not None,
                           num_workers=self.num_workers, collate_fn=self.collate,
@@ -135,28 +131,7 @@ class TextRecognitionDataModule(LightningDataModule):
         if not self.train_sources:
             raise ValueError("no training data: data.train_sources is empty")
         dataset = self._dataset(self.train_sources, self.augment, self.train_size)
-        sampler = self._sampler = ResumableSampler(dataset, self.batch_size, seed=self.seed)
-        if self._resume_from:
-            saved, self._resume_from = self._resume_from, {}
-            warn_if_resharded(saved, sampler.num_replicas)
-            sampler.resume(saved["epoch"], saved["samples"])
-            # the sampler skips what was trained; Lightning cannot see that and would warn otherwise
-            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
-        return self._loader(dataset, sampler)
-
-    # the data position travels in the checkpoint, so that a resumed run continues the epoch where it stopped
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if self._sampler is not None and self.trainer is not None and self.trainer.training:
-            self._sampler.count_batch()
-        return batch
-
-    def state_dict(self) -> Dict[str, int]:
-        if self._sampler is None or self.trainer is None or not self.trainer.training:
-            return {}
-        return self._sampler.position()
-
-    def load_state_dict(self, state_dict: Dict[str, int]) -> None:
-        self._resume_from = dict(state_dict) if "samples" in state_dict else {}
+        return self._loader(dataset, self.training_sampler(dataset, self.batch_size, self.seed))
 
     def _evaluation_loaders(self, sources: List[TextSource]) -> List[DataLoader]:
         """One loader per source, in order, so that each is scored on its own as well as pooled."""

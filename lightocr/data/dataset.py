@@ -23,7 +23,7 @@ from .transforms import LineGeometry, augment_line
 
 ON_ERROR = ("skip", "raise")
 # every kind of skipped sample, in a fixed order (counters are reduced across DDP ranks as one vector)
-SKIP_KINDS = ("image", "empty_label", "unknown_symbols", "too_long", "empty_batch")
+SKIP_KINDS = ("image", "empty_label", "unknown_symbols", "too_long", "empty_batch", "unknown_class")
 
 
 class BadSampleError(ValueError):

@@ -1,9 +1,11 @@
 """The training sampler: shuffled shards per rank, new samples every epoch, and a resume that continues the
 epoch where it stopped, also on another number of processes."""
-from typing import Dict, Iterator, Optional, Tuple
+import warnings
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
 import torch.distributed as dist
+from lightning.pytorch import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import Dataset, DistributedSampler
 
@@ -82,3 +84,36 @@ def warn_if_resharded(saved: Dict[str, int], world_size: int) -> None:
             f"{saved['epoch']} is sharded anew over {world_size} processes; the {saved['samples']} samples already "
             f"trained in it are skipped, none is repeated, but the order of the later batches differs from a run "
             f"that kept {saved['world_size']} processes")
+
+
+class ResumableDataModule(LightningDataModule):
+    """A data module whose training position travels in the checkpoint: its training loader draws from
+    ``training_sampler``, every trained batch is counted, and a resumed run continues the epoch where it stopped."""
+
+    def __init__(self):
+        super().__init__()
+        self._resume_from: Dict[str, int] = {}
+        self._sampler: Optional[ResumableSampler] = None
+
+    def training_sampler(self, dataset: Dataset, batch_size: int, seed: int) -> ResumableSampler:
+        sampler = self._sampler = ResumableSampler(dataset, batch_size, seed=seed)
+        if self._resume_from:
+            saved, self._resume_from = self._resume_from, {}
+            warn_if_resharded(saved, sampler.num_replicas)
+            sampler.resume(saved["epoch"], saved["samples"])
+            # the sampler skips what was trained; Lightning cannot see that and would warn otherwise
+            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
+        return sampler
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self._sampler is not None and self.trainer is not None and self.trainer.training:
+            self._sampler.count_batch()
+        return batch
+
+    def state_dict(self) -> Dict[str, int]:
+        if self._sampler is None or self.trainer is None or not self.trainer.training:
+            return {}
+        return self._sampler.position()
+
+    def load_state_dict(self, state_dict: Dict[str, int]) -> None:
+        self._resume_from = dict(state_dict) if "samples" in state_dict else {}

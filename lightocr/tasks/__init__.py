@@ -1,5 +1,6 @@
 """LightningModules: the step logic of each task."""
-from .base import BaseTask
-from .recognition import TextRecognitionTask, read_lines
+from .base import BaseTask, predict_source
+from .classification import ImageClassificationTask
+from .recognition import TextRecognitionTask
 
-__all__ = ["BaseTask", "TextRecognitionTask", "read_lines"]
+__all__ = ["BaseTask", "ImageClassificationTask", "TextRecognitionTask", "predict_source"]

@@ -1,20 +1,32 @@
 """What every task shares: the optimizer and learning-rate schedule, set from plain config values so that
-``load_from_checkpoint`` rebuilds a task from its saved hyperparameters alone."""
+``load_from_checkpoint`` rebuilds a task from its saved hyperparameters alone, and the bookkeeping of bad
+samples."""
 from __future__ import annotations
 
 import math
+from typing import Any, Dict, Iterator, List, Tuple
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
+
+from ..data.dataset import SKIP_KINDS, SkippedSample
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("cosine", "constant")
+STAGES = ("train", "val", "test")
 
 
 class BaseTask(LightningModule):
     """Optimizer (AdamW by default; no weight decay on norms and biases) and a per-step schedule:
     linear warmup over ``warmup_steps``, then cosine decay to ``min_lr_ratio * lr`` at the last step.
-    ``channels_last`` keeps weights and input images in NHWC memory format."""
+    ``channels_last`` keeps weights and input images in NHWC memory format.
+
+    Bad samples (skipped by the data side, or refused by the task) are counted per stage and kind, summed over
+    DDP ranks, logged as ``data/skipped_<stage>_<kind>`` and, for training, carried across resume; each kind is
+    reported once with examples. A training batch with no usable sample still takes a step with a zero loss
+    (``empty_batch_loss``), so that DDP ranks stay in step.
+    """
 
     def __init__(
             self,
@@ -35,6 +47,10 @@ class BaseTask(LightningModule):
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
         self.optimizer_name, self.lr, self.weight_decay, self.momentum = optimizer, lr, weight_decay, momentum
         self.scheduler_name, self.warmup_steps, self.min_lr_ratio = scheduler, warmup_steps, min_lr_ratio
+        self.skip_counts = {stage: torch.zeros(len(SKIP_KINDS), dtype=torch.float64) for stage in STAGES}
+        self.skip_totals = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # training, all ranks, all runs
+        self._carried = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # from the checkpoint resumed
+        self._reported_kinds: set = set()
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
@@ -69,3 +85,74 @@ class BaseTask(LightningModule):
             progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
         return factor
+
+    # bad samples ------------------------------------------------------------------------------------
+    def on_error_policy(self) -> str:
+        """The data module's ``on_error`` (``skip`` without one)."""
+        return getattr(getattr(self._trainer, "datamodule", None), "on_error", "skip")
+
+    def count_skipped(self, stage: str, kind: str, examples: List[str]) -> None:
+        self.skip_counts[stage][SKIP_KINDS.index(kind)] += len(examples)
+        if kind not in self._reported_kinds:
+            self._reported_kinds.add(kind)
+            rank_zero_warn(f"skipping samples ({kind}); counted as data/skipped_{stage}_{kind}. First: {examples[:3]}")
+
+    def count_batch_skips(self, batch: Dict[str, Any], stage: str) -> None:
+        """Count the samples the data side left out of a batch, by kind."""
+        by_kind: Dict[str, List[str]] = {}
+        for sample in batch["skipped"]:
+            sample = SkippedSample(*sample)
+            by_kind.setdefault(sample.kind, []).append(f"{sample.key}: {sample.reason}")
+        for kind, examples in by_kind.items():
+            self.count_skipped(stage, kind, examples)
+
+    def empty_batch_loss(self, batch_idx: int) -> torch.Tensor:
+        """A zero loss that reaches every parameter, for a training batch with nothing usable: DDP's gradient
+        reduction still happens on every rank. Counted as ``empty_batch``."""
+        self.count_skipped("train", "empty_batch", [f"batch {batch_idx}"])
+        return sum(parameter.sum() for parameter in self.parameters()) * 0.0
+
+    def reduced_skip_counts(self, stage: str) -> torch.Tensor:
+        """This stage's counts summed over DDP ranks (every rank must call it)."""
+        counts = self.skip_counts[stage].to(self.device)
+        if self._trainer is not None and self.trainer.world_size > 1:
+            counts = self.trainer.strategy.reduce(counts.clone(), reduce_op="sum")
+        return counts.cpu()
+
+    def log_skip_counts(self, stage: str, counts: torch.Tensor) -> None:
+        # the counts are the same on every rank here, so every rank logs the same keys
+        for kind, count in zip(SKIP_KINDS, counts.tolist()):
+            if count:
+                self.log(f"data/skipped_{stage}_{kind}", count, on_step=stage == "train", on_epoch=stage != "train",
+                         rank_zero_only=True)
+
+    def log_training_skips(self) -> None:
+        """After each training step: the run's totals (this run on every rank, plus the runs it resumes)."""
+        self.skip_totals = self._carried + self.reduced_skip_counts("train")
+        self.log_skip_counts("train", self.skip_totals)
+
+    def on_validation_epoch_start(self) -> None:
+        self.skip_counts["val"].zero_()
+
+    def on_test_epoch_start(self) -> None:
+        self.skip_counts["test"].zero_()
+
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        checkpoint["skipped_samples"] = dict(zip(SKIP_KINDS, self.skip_totals.tolist()))
+
+    def carry_skip_counts(self, checkpoint: Dict[str, Any]) -> None:
+        """Go on counting from a resumed checkpoint's training totals."""
+        counts = checkpoint.get("skipped_samples", {})
+        self._carried = torch.tensor([float(counts.get(kind, 0)) for kind in SKIP_KINDS], dtype=torch.float64)
+        self.skip_totals = self._carried.clone()
+
+
+def predict_source(task: BaseTask, source, batch_size: int = 32, **loader_kwargs: Any,
+                   ) -> Iterator[Tuple[List[Dict[str, Any]], Dict[str, Any]]]:
+    """Read a source with a task, its images shaped as the task's checkpoint was trained (``task.source_loader``):
+    yields each batch's rows (``key``, ``text``, ``confidence``) with the batch (its labels and ``skipped``
+    samples). ``lightocr read``, ``lightocr classify`` and the evaluation scripts use it; ``lightning predict``
+    runs the same ``predict_step`` on the data module's batches."""
+    with torch.inference_mode():
+        for batch in task.source_loader(source, batch_size, **loader_kwargs):
+            yield task.predict_step(batch, 0), batch

@@ -1,13 +1,12 @@
 """The text-recognition task: CRNN + CTC as a LightningModule."""
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics import MeanMetric, MetricCollection
 
-from ..data.dataset import SKIP_KINDS, LineCollator, SkippedSample, TextLineDataset
+from ..data.dataset import LineCollator, TextLineDataset
 from ..data.sources import TextSource
 from ..data.transforms import LineGeometry
 from ..ocr.charset import Charset
@@ -15,8 +14,6 @@ from ..ocr.ctc import CTCDecoder, CTCLoss, LabelTooLongError, ctc_min_length
 from ..ocr.metrics import CharErrorRate, NormalizedEditDistance, WordAccuracy
 from ..ocr.model import CRNN
 from .base import BaseTask
-
-STAGES = ("train", "val", "test")
 
 
 def recognition_metrics(prefix: str, charset: Sequence[str]) -> MetricCollection:
@@ -37,11 +34,8 @@ class TextRecognitionTask(BaseTask):
     ``val/score`` (the metric the shared ``ModelCheckpoint`` keeps the best of) is the exact word accuracy over
     all validation sources; with several, each is also reported as ``val/<source>/<metric>``.
 
-    Bad samples (skipped by the data side, or labels too long for their image's time steps) are counted per
-    stage and kind, summed over DDP ranks, logged as ``data/skipped_<stage>_<kind>`` and, for training, carried
-    across resume; each kind is reported once with examples. A training batch with no usable sample still takes
-    a step with a zero loss, so that DDP ranks stay in step; it is counted as ``empty_batch``. With the data
-    module's ``on_error="raise"``, a label too long for its image stops the run, naming the sample.
+    Bad samples are counted as ``BaseTask`` does; a label too long for its image's time steps is one more kind
+    (``too_long``). With the data module's ``on_error="raise"``, such a label stops the run, naming the sample.
     """
 
     def __init__(
@@ -80,10 +74,6 @@ class TextRecognitionTask(BaseTask):
         self.eval_metrics = nn.ModuleDict({stage: recognition_metrics(f"{stage}/", charset) for stage in evaluations})
         self.eval_losses = nn.ModuleDict({stage: MeanMetric() for stage in evaluations})
         self.source_metrics = nn.ModuleDict()  # per validation source, built in setup() when there are several
-        self.skip_counts = {stage: torch.zeros(len(SKIP_KINDS), dtype=torch.float64) for stage in STAGES}
-        self.skip_totals = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # training, all ranks, all runs
-        self._carried = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # from the checkpoint resumed
-        self._reported_kinds: set = set()
 
     def forward(self, images: torch.Tensor, widths: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.model(self.prepare_images(images), widths)
@@ -97,23 +87,9 @@ class TextRecognitionTask(BaseTask):
                 self.source_metrics[str(index)] = recognition_metrics(f"val/{name}/", self.charset.symbols)
 
     # bad samples ------------------------------------------------------------------------------------
-    def _on_error(self) -> str:
-        return getattr(getattr(self._trainer, "datamodule", None), "on_error", "skip")
-
-    def _count(self, stage: str, kind: str, examples: List[str]) -> None:
-        self.skip_counts[stage][SKIP_KINDS.index(kind)] += len(examples)
-        if kind not in self._reported_kinds:
-            self._reported_kinds.add(kind)
-            rank_zero_warn(f"skipping samples ({kind}); counted as data/skipped_{stage}_{kind}. First: {examples[:3]}")
-
     def _usable(self, batch: Dict, stage: str) -> Optional[Dict]:
         """Count the skipped samples of a batch and drop labels that CTC cannot fit; None if nothing is left."""
-        by_kind: Dict[str, List[str]] = {}
-        for sample in batch["skipped"]:
-            sample = SkippedSample(*sample)
-            by_kind.setdefault(sample.kind, []).append(f"{sample.key}: {sample.reason}")
-        for kind, examples in by_kind.items():
-            self._count(stage, kind, examples)
+        self.count_batch_skips(batch, stage)
         if not batch["labels"]:
             return None
         widths = batch["widths"].to(self.device)
@@ -123,10 +99,10 @@ class TextRecognitionTask(BaseTask):
         if not all(fits):
             examples = [f"{key}: {len(t)} symbols, {int(n)} time steps" for key, t, n, ok in
                         zip(batch["keys"], targets, lengths, fits) if not ok]
-            if self._on_error() == "raise":
+            if self.on_error_policy() == "raise":
                 raise LabelTooLongError(f"labels too long for their images' time steps: {examples[:3]} (set the "
                                         f"data module's on_error to 'skip' to count and skip such samples)")
-            self._count(stage, "too_long", examples)
+            self.count_skipped(stage, "too_long", examples)
             keep = torch.tensor(fits)
             if not keep.any():
                 return None
@@ -136,33 +112,16 @@ class TextRecognitionTask(BaseTask):
             widths, lengths, targets = widths[keep], lengths[keep], [t for t, ok in zip(targets, fits) if ok]
         return dict(images=batch["images"], labels=batch["labels"], widths=widths, lengths=lengths, targets=targets)
 
-    def _reduced_counts(self, stage: str) -> torch.Tensor:
-        """This stage's counts summed over DDP ranks (every rank must call it)."""
-        counts = self.skip_counts[stage].to(self.device)
-        if self._trainer is not None and self.trainer.world_size > 1:
-            counts = self.trainer.strategy.reduce(counts.clone(), reduce_op="sum")
-        return counts.cpu()
-
-    def _log_counts(self, stage: str, counts: torch.Tensor) -> None:
-        # the counts are the same on every rank here, so every rank logs the same keys
-        for kind, count in zip(SKIP_KINDS, counts.tolist()):
-            if count:
-                self.log(f"data/skipped_{stage}_{kind}", count, on_step=stage == "train", on_epoch=stage != "train",
-                         rank_zero_only=True)
-
     # steps ------------------------------------------------------------------------------------------
     def training_step(self, batch: Dict, batch_idx: int) -> torch.Tensor:
         usable = self._usable(batch, "train")
         if usable is None:
-            self._count("train", "empty_batch", [f"batch {batch_idx}"])
-            # a step with zero gradients for every parameter, so that DDP's gradient reduction still happens
-            loss = sum(parameter.sum() for parameter in self.parameters()) * 0.0
+            loss = self.empty_batch_loss(batch_idx)
         else:
             logits = self(usable["images"], usable["widths"])
             loss = self.loss(logits, usable["targets"], usable["lengths"].clamp(max=logits.shape[1]))
             self.log("train/loss", loss, prog_bar=True, batch_size=len(usable["targets"]))
-        self.skip_totals = self._carried + self._reduced_counts("train")
-        self._log_counts("train", self.skip_totals)
+        self.log_training_skips()
         return loss
 
     def _evaluate(self, batch: Dict, stage: str, dataloader_idx: int) -> Optional[Dict[str, Any]]:
@@ -198,7 +157,7 @@ class TextRecognitionTask(BaseTask):
         self.log_dict(values)
         metrics.reset()
         loss.reset()
-        self._log_counts(stage, self._reduced_counts(stage))
+        self.log_skip_counts(stage, self.reduced_skip_counts(stage))
 
     def validation_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
         return self._evaluate(batch, "val", dataloader_idx)
@@ -206,14 +165,8 @@ class TextRecognitionTask(BaseTask):
     def test_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
         return self._evaluate(batch, "test", dataloader_idx)
 
-    def on_validation_epoch_start(self) -> None:
-        self.skip_counts["val"].zero_()
-
     def on_validation_epoch_end(self) -> None:
         self._log_evaluation("val")
-
-    def on_test_epoch_start(self) -> None:
-        self.skip_counts["test"].zero_()
 
     def on_test_epoch_end(self) -> None:
         self._log_evaluation("test")
@@ -227,10 +180,14 @@ class TextRecognitionTask(BaseTask):
         return [dict(key=key, text=p.text, confidence=p.confidence)
                 for key, p in zip(batch["keys"], self.decoder(logits, lengths.cpu()))]
 
-    # checkpoints ------------------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
-        checkpoint["skipped_samples"] = dict(zip(SKIP_KINDS, self.skip_totals.tolist()))
+    def source_loader(self, source: TextSource, batch_size: int = 32, require_label: bool = False,
+                      augment: Optional[Callable] = None) -> DataLoader:
+        """Batches of a source shaped with the task's own input geometry (for ``lightocr read`` and the evaluation
+        scripts; ``augment`` distorts evaluation lines as training does)."""
+        dataset = TextLineDataset(source, self.charset, self.geometry, require_label=require_label, augment=augment)
+        return DataLoader(dataset, batch_size=batch_size, collate_fn=LineCollator(self.geometry))
 
+    # checkpoints ------------------------------------------------------------------------------------
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         """Refuse, before any weight is touched, a checkpoint of another task or another charset; carry the
         training counters of skipped samples on."""
@@ -244,19 +201,4 @@ class TextRecognitionTask(BaseTask):
         for key in ("backbone", "neck", "in_chans"):
             if key in saved and saved[key] != self.hparams[key]:
                 raise ValueError(f"checkpoint {key}={saved[key]!r} differs from this run's {key}={self.hparams[key]!r}")
-        counts = checkpoint.get("skipped_samples", {})
-        self._carried = torch.tensor([float(counts.get(kind, 0)) for kind in SKIP_KINDS], dtype=torch.float64)
-        self.skip_totals = self._carried.clone()
-
-
-def read_lines(task: TextRecognitionTask, source: TextSource, batch_size: int = 32, require_label: bool = False,
-               augment: Optional[Callable] = None) -> Iterator[Tuple[List[Dict[str, Any]], Dict[str, Any]]]:
-    """Read a source with a task, shaping and batching the images with the task's own input geometry: yields
-    each batch's rows (``key``, ``text``, ``confidence``) with the batch (its ``labels`` and ``skipped``
-    samples). ``lightocr read`` and the evaluation scripts use it (``augment`` distorts evaluation lines as
-    training does); ``lightning predict`` runs the same ``predict_step`` on the data module's batches."""
-    dataset = TextLineDataset(source, task.charset, task.geometry, require_label=require_label, augment=augment)
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=LineCollator(task.geometry))
-    with torch.inference_mode():
-        for batch in loader:
-            yield task.predict_step(batch, 0), batch
+        self.carry_skip_counts(checkpoint)

@@ -1,6 +1,9 @@
 """Helpers for model tests: reference values that do not come from the code under test."""
+import pytest
+import timm
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -46,3 +49,18 @@ def level_sizes(name: str, size: int, strides) -> list:
             size = -(-(size - 3) // 2) + 1
         sizes.append(size)
     return sizes
+
+
+def macs(model: nn.Module, size: int = 224) -> float:
+    """Multiply-accumulates of one forward pass at ``size`` x ``size`` (torch's FLOP counter, halved)."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.eval()(torch.randn(1, 3, size, size))
+    return counter.get_total_flops() / 2
+
+
+def check_size(name: str, params: int, mac_count=None, size: int = 224, rel: float = 0.01, **kwargs) -> None:
+    """A variant's parameter count exactly and its MACs within ``rel`` (a published table's figures)."""
+    model = timm.create_model(name, **kwargs)
+    assert num_params(model) == params
+    if mac_count is not None:
+        assert macs(model, size) == pytest.approx(mac_count, rel=rel)

@@ -1,19 +1,11 @@
 """MobileNet V1/V2/V3 against the issue's table and the papers' tables, and faithfulness details."""
 import pytest
 import timm
-import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import lightocr
 from lightocr.models.layers import InvertedResidual, SqueezeExcite
-from .helpers import num_params
-
-
-def macs(model: nn.Module, size: int = 224) -> float:
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model.eval()(torch.randn(1, 3, size, size))
-    return counter.get_total_flops() / 2
+from .helpers import check_size, macs, num_params
 
 
 # (params, MACs at 224) from the issue's table (the torchvision / timm model cards).
@@ -30,10 +22,7 @@ MOBILENETV1_TABLE6 = {"025": (41, 0.5), "050": (149, 1.3), "075": (325, 2.6), "1
 
 @pytest.mark.parametrize("name", sorted(ISSUE_TABLE))
 def test_issue_table(name):
-    params, mac_count = ISSUE_TABLE[name]
-    model = timm.create_model(name)
-    assert num_params(model) == params
-    assert macs(model) == pytest.approx(mac_count, rel=0.005)
+    check_size(name, *ISSUE_TABLE[name], rel=0.005)
 
 
 @pytest.mark.parametrize("width", sorted(MOBILENETV1_TABLE6))

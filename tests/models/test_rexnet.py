@@ -6,8 +6,7 @@ from torch import nn
 
 import lightocr
 from lightocr.models.rexnet import LinearBottleneck
-from .helpers import num_params
-from .test_mobilenet import macs
+from .helpers import check_size
 
 ISSUE_TABLE = {
     "lo_rexnet_100": (4_796_873, 398.4e6), "lo_rexnet_130": (7_557_091, 662.2e6),
@@ -19,10 +18,7 @@ ISSUE_TABLE = {
 
 @pytest.mark.parametrize("name", sorted(ISSUE_TABLE))
 def test_issue_table(name):
-    params, mac_count = ISSUE_TABLE[name]
-    model = timm.create_model(name)
-    assert num_params(model) == params
-    assert macs(model) == pytest.approx(mac_count, rel=0.01)
+    check_size(name, *ISSUE_TABLE[name])
 
 
 def test_references():

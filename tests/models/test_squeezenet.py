@@ -6,8 +6,7 @@ from torch import nn
 
 import lightocr
 from lightocr.models.squeezenet import Fire
-from .helpers import num_params, randomize_batchnorm, relative_max_diff
-from .test_mobilenet import macs
+from .helpers import check_size, randomize_batchnorm, relative_max_diff
 
 ISSUE_TABLE = {"lo_squeezenet1_0": (1_248_424, 818.9e6), "lo_squeezenet1_1": (1_235_496, 349.2e6)}
 
@@ -17,10 +16,7 @@ TABLE1_FIRES = [(16, 64), (16, 64), (32, 128), (32, 128), (48, 192), (48, 192), 
 
 @pytest.mark.parametrize("name", sorted(ISSUE_TABLE))
 def test_issue_table(name):
-    params, mac_count = ISSUE_TABLE[name]
-    model = timm.create_model(name)
-    assert num_params(model) == params
-    assert macs(model) == pytest.approx(mac_count, rel=0.01)
+    check_size(name, *ISSUE_TABLE[name])
 
 
 def test_table1_fire_modules_and_sizes():

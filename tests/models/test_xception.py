@@ -6,21 +6,16 @@ import torch
 from timm.data import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 
 import lightocr
-from .helpers import num_params, randomize_batchnorm, relative_max_diff
-from .test_mobilenet import macs
+from .helpers import check_size, randomize_batchnorm, relative_max_diff
 
 
 @pytest.mark.parametrize("name,params,gmacs", [("lo_xception", 22_855_952, 8.36), ("lo_xception65", 39_916_312, 13.85)])
 def test_issue_table(name, params, gmacs):
-    model = timm.create_model(name)
-    assert num_params(model) == params
-    assert macs(model, 299) / 1e9 == pytest.approx(gmacs, rel=0.005)
+    check_size(name, params, gmacs * 1e9, size=299, rel=0.005)
 
 
 def test_xception65_as_a_backbone_at_output_stride_16():
-    model = timm.create_model("lo_xception65", num_classes=0, output_stride=16)
-    assert num_params(model) == 37_867_312
-    assert macs(model, 299) / 1e9 == pytest.approx(16.18, rel=0.005)
+    check_size("lo_xception65", 37_867_312, 16.18e9, size=299, rel=0.005, num_classes=0, output_stride=16)
 
 
 @pytest.mark.parametrize("name", ["lo_xception", "lo_xception65"])

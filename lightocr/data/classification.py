@@ -1,0 +1,280 @@
+"""Image classification data: an image-folder layout, label files, and built-in rendered glyphs; the class list,
+the input settings and the albumentations pipelines of a run, set from YAML.
+
+A source maps an index (and the epoch) to ``(image, class name, key)`` as the text sources do, so label files
+(``relative/path<TAB>class``, ``LabelFileSource``) and unlabelled folders (``ImageFilesSource``) serve both
+tasks. The data module owns the class list (given, or read from the training source) and the input settings
+(size, mean, std, crop: the backbone's ``pretrained_cfg`` unless the config sets them); LightningCLI links both
+into the task, so ``num_classes`` is never written in a config and a checkpoint classifies as it was trained.
+"""
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import albumentations as A
+import numpy as np
+import timm
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from .dataset import SkippedSample, bad_sample, check_on_error
+from .samplers import ResumableDataModule
+from .sources import IMAGE_SUFFIXES, ImageFilesSource, LabelFileSource, Sample, TextSource, open_image
+from .synthetic import SyntheticTextSource
+
+GLYPHS = string.digits + string.ascii_uppercase + string.ascii_lowercase
+VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
+
+
+class ImageFolderSource(TextSource):
+    """``root/<class>/<image>``: one folder per class (the class list is the sorted folder names). An empty class
+    folder is an error that names it: its class could never be learned or scored."""
+
+    def __init__(self, root: str, ratio: float = 1.0, name: Optional[str] = None):
+        self.root = Path(root)
+        super().__init__(ratio, name)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"image folder not found: {root}")
+        self.classes = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        if not self.classes:
+            raise ValueError(f"{root} has no class folders (expected {root}/<class>/<image>)")
+        self.entries: List[Tuple[str, str]] = []
+        for name in self.classes:
+            files = sorted(p for p in (self.root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise ValueError(f"class folder {self.root / name} holds no image ({', '.join(IMAGE_SUFFIXES)})")
+            self.entries.extend((str(p), name) for p in files)
+
+    def default_name(self) -> str:
+        return self.root.name
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def key(self, index: int, epoch: int = 0) -> str:
+        return self.entries[index][0]
+
+    def load(self, index: int, epoch: int = 0) -> Sample:
+        path, label = self.entries[index]
+        return open_image(path, path), label, path
+
+    def describe(self) -> str:
+        return f"image folder {self.root} ({len(self.entries)} images, {len(self.classes)} classes)"
+
+
+class GlyphSource(SyntheticTextSource):
+    """Single characters (``classes``: one symbol each, default 0-9, A-Z, a-z) rendered by the text renderer with
+    its fonts, sizes and colours, on a square canvas with a random offset. Needs no download."""
+
+    def __init__(self, size: int = 50_000, seed: int = 0, classes: str = GLYPHS, **kwargs: Any):
+        super().__init__(size=size, seed=seed, alphabet=classes, min_length=1, max_length=1, word_ratio=0.0,
+                         upper_ratio=0.0, **kwargs)
+        self.classes = list(classes)
+
+    def default_name(self) -> str:
+        return "glyphs"
+
+    def use_charset(self, symbols: Sequence[str], case_sensitive: bool) -> None:
+        """Glyph classes are fixed by ``classes``, not by a charset."""
+
+    def load(self, index: int, epoch: int = 0) -> Sample:
+        image, label, key = super().load(index, epoch)
+        rng = np.random.default_rng([self.seed, epoch, index, 1])
+        side = max(image.size)
+        canvas = Image.new("RGB", (side, side), image.getpixel((0, 0)))
+        offset = (int(rng.integers(0, side - image.width + 1)), int(rng.integers(0, side - image.height + 1)))
+        canvas.paste(image, offset)
+        return canvas, label, key
+
+    def describe(self) -> str:
+        return f"glyphs ({self.size} per epoch, seed {self.seed}, {len(self.fonts)} fonts)"
+
+
+def build_pipeline(steps: Sequence[Dict[str, Any]]) -> A.Compose:
+    """An albumentations pipeline from YAML: each step is ``{transform: <albumentations class>, <its args>}``."""
+    transforms = []
+    for step in steps:
+        step = dict(step)
+        name = step.pop("transform", None)
+        if not name or not hasattr(A, name):
+            raise ValueError(f"unknown albumentations transform {name!r} in {step} (write transform: <class name>)")
+        transforms.append(getattr(A, name)(**step))
+    return A.Compose(transforms)
+
+
+def default_train_steps(size: int) -> List[Dict[str, Any]]:
+    """Random resized crop, horizontal flip, colour jitter: the usual ImageNet-style training pipeline."""
+    return [dict(transform="RandomResizedCrop", size=(size, size), scale=(0.25, 1.0)),
+            dict(transform="HorizontalFlip"),
+            dict(transform="ColorJitter", brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05)]
+
+
+def default_eval_steps(size: int, crop_pct: float) -> List[Dict[str, Any]]:
+    """Resize the short side to ``size / crop_pct``, then crop the centre."""
+    return [dict(transform="SmallestMaxSize", max_size=int(round(size / crop_pct))),
+            dict(transform="CenterCrop", height=size, width=size)]
+
+
+class ClassificationDataset(Dataset):
+    """``{"image", "target", "key"}`` samples of a source, or ``SkippedSample`` (an unreadable image; a class
+    outside the class list, named with its sample). ``input_config``: ``size``, ``channels``, ``mean``, ``std``."""
+
+    def __init__(self, source: TextSource, classes: Sequence[str], input_config: Dict[str, Any],
+                 pipeline: A.Compose, on_error: str = "skip", require_label: bool = True, seed: int = 0):
+        check_on_error(on_error)
+        if len(source) == 0:
+            raise ValueError(f"{source.describe()} is empty")
+        self.source, self.index = source, {name: i for i, name in enumerate(classes)}
+        self.input_config, self.pipeline = input_config, pipeline
+        self.on_error, self.require_label, self.seed = on_error, require_label, seed
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
+        epoch, index = item if isinstance(item, tuple) else (0, item)
+        try:
+            image, label, key = self.source.load(index, epoch)
+        except (OSError, KeyError, ValueError) as error:
+            key = self.source.key(index, epoch)
+            return bad_sample(self.on_error, key, "image", str(error).strip("'\"").removeprefix(f"{key}: "))
+        if self.require_label and label not in self.index:
+            return bad_sample(self.on_error, key, "unknown_class", f"class {label!r} is not in the class list")
+        self.pipeline.set_random_seed(int(np.random.default_rng([self.seed, epoch, index]).integers(2 ** 31)))
+        return dict(image=to_input(image, self.input_config, self.pipeline), target=self.index.get(label, -1),
+                    key=key)
+
+
+def to_input(image: Image.Image, config: Dict[str, Any], pipeline: Callable) -> torch.Tensor:
+    """A PIL image as the network's input: converted to ``channels`` (grayscale and RGBA too), transformed,
+    normalized by ``mean``/``std`` and laid out as ``(channels, size, size)``."""
+    gray = config["channels"] == 1
+    array = np.asarray(image.convert("L" if gray else "RGB"))
+    array = pipeline(image=array)["image"].astype(np.float32) / 255.0
+    array = array[..., None] if array.ndim == 2 else array
+    mean, std = np.asarray(config["mean"], np.float32), np.asarray(config["std"], np.float32)
+    if gray:
+        mean, std = mean.mean(keepdims=True), std.mean(keepdims=True)
+    return torch.from_numpy(((array - mean) / std).transpose(2, 0, 1).copy())
+
+
+def collate_images(samples: List) -> Dict[str, Any]:
+    """Stack the usable samples; the skipped ones are listed in ``skipped``."""
+    kept = [s for s in samples if not isinstance(s, SkippedSample)]
+    skipped = [s for s in samples if isinstance(s, SkippedSample)]
+    if not kept:
+        return dict(images=torch.zeros(0), targets=torch.zeros(0, dtype=torch.long), keys=[], skipped=skipped)
+    return dict(images=torch.stack([s["image"] for s in kept]), targets=torch.tensor([s["target"] for s in kept]),
+                keys=[s["key"] for s in kept], skipped=skipped)
+
+
+class ClassificationDataModule(ResumableDataModule):
+    """Images for classification.
+
+    Args:
+        train_source, val_source, test_source: a source each (``class_path``/``init_args`` in YAML):
+            ``ImageFolderSource``, ``LabelFileSource`` or ``GlyphSource``; None gives rendered glyphs (validation
+            and test with their own seeds).
+        classes: the class list; None reads it from the training source (its folders or glyphs, or the sorted
+            labels of a label file).
+        predict_paths: image files or folders for ``predict``.
+        backbone: the task's backbone (linked by the CLI): its ``pretrained_cfg`` gives the input settings that
+            the config leaves out.
+        channels, input_size, mean, std, crop_pct: the input settings.
+        train_transforms, eval_transforms: albumentations steps (``{transform: RandomResizedCrop, size: [224,
+            224]}``); None: random resized crop, flip and colour jitter for training, resize and centre crop for
+            evaluation.
+        on_error: ``skip`` a bad sample (counted, reported with examples) or ``raise`` at once.
+    """
+
+    def __init__(
+            self,
+            train_source: Optional[TextSource] = None,
+            val_source: Optional[TextSource] = None,
+            test_source: Optional[TextSource] = None,
+            predict_paths: Optional[List[str]] = None,
+            classes: Optional[List[str]] = None,
+            backbone: Optional[str] = None,
+            channels: int = 3,
+            input_size: Optional[int] = None,
+            mean: Optional[Sequence[float]] = None,
+            std: Optional[Sequence[float]] = None,
+            crop_pct: Optional[float] = None,
+            train_transforms: Optional[List[Dict[str, Any]]] = None,
+            eval_transforms: Optional[List[Dict[str, Any]]] = None,
+            batch_size: int = 64,
+            num_workers: int = 1,
+            on_error: str = "skip",
+            seed: int = 0,
+    ):
+        super().__init__()
+        check_on_error(on_error)
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+        self.train_source = train_source if train_source is not None else GlyphSource(seed=seed)
+        self.val_source = val_source if val_source is not None else GlyphSource(2000, seed + VAL_SEED_OFFSET)
+        self.test_source = test_source if test_source is not None else GlyphSource(2000, seed + TEST_SEED_OFFSET)
+        self.class_names = list(classes) if classes is not None else source_classes(self.train_source)
+        if len(set(self.class_names)) != len(self.class_names) or len(self.class_names) < 2:
+            raise ValueError(f"classes must be at least two distinct names, got {self.class_names[:10]}")
+        cfg = timm.get_pretrained_cfg(backbone).to_dict() if backbone and timm.get_pretrained_cfg(backbone) else {}
+        self.channels = channels
+        self.input_config = dict(
+            size=int(input_size or cfg.get("input_size", (3, 224, 224))[-1]), channels=channels,
+            mean=list(mean or cfg.get("mean", (0.485, 0.456, 0.406))),
+            std=list(std or cfg.get("std", (0.229, 0.224, 0.225))),
+            crop_pct=float(crop_pct or cfg.get("crop_pct", 0.875)))
+        size = self.input_config["size"]
+        self.train_steps = train_transforms if train_transforms is not None else default_train_steps(size)
+        self.eval_steps = (eval_transforms if eval_transforms is not None
+                           else default_eval_steps(size, self.input_config["crop_pct"]))
+        build_pipeline(self.train_steps), build_pipeline(self.eval_steps)  # a bad step fails here, not in a worker
+        self.predict_paths = predict_paths
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.on_error, self.seed = on_error, seed
+
+    def dataset(self, source: TextSource, steps: List[Dict[str, Any]], require_label: bool = True,
+                seed: int = 0) -> ClassificationDataset:
+        return ClassificationDataset(source, self.class_names, self.input_config, build_pipeline(steps),
+                                     self.on_error, require_label, seed)
+
+    def loader(self, dataset: Dataset, sampler=None) -> DataLoader:
+        """Training loaders have a sampler (shuffled shards, full batches); evaluation ones run in order."""
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=sampler is not None,
+                          num_workers=self.num_workers, collate_fn=collate_images,
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.dataset(self.train_source, self.train_steps, seed=self.seed)
+        return self.loader(dataset, self.training_sampler(dataset, self.batch_size, self.seed))
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.dataset(self.val_source, self.eval_steps))
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader(self.dataset(self.test_source, self.eval_steps))
+
+    def predict_dataloader(self) -> DataLoader:
+        if not self.predict_paths:
+            raise ValueError("predict needs data.init_args.predict_paths: image files or folders")
+        source = ImageFilesSource(self.predict_paths)
+        if len(source) == 0:
+            raise ValueError(f"no images found in data.predict_paths={self.predict_paths}")
+        return self.loader(self.dataset(source, self.eval_steps, require_label=False))
+
+    @property
+    def input_settings(self) -> Dict[str, Any]:
+        """Linked into the task: how an image becomes its input, saved with the weights for ``predict``."""
+        return dict(self.input_config, eval_transforms=self.eval_steps)
+
+
+def source_classes(source: TextSource) -> List[str]:
+    """A source's class list: its own (folders, glyphs), or a label file's sorted labels."""
+    if hasattr(source, "classes"):
+        return list(source.classes)
+    if isinstance(source, LabelFileSource):
+        return sorted({label for _, label in source.entries})
+    raise ValueError(f"{source.describe()} has no class list: set data.init_args.classes")

@@ -1,0 +1,196 @@
+"""The image-classification task: any zoo network or timm model with a classifier, as a LightningModule."""
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import timm
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from timm.data import Mixup
+from timm.loss import SoftTargetCrossEntropy
+from torch import nn
+from torch.utils.data import DataLoader
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from ..data.classification import ClassificationDataset, build_pipeline, collate_images
+from ..data.sources import TextSource
+from ..ocr.ctc import Prediction
+from .base import BaseTask
+
+
+def classification_metrics(prefix: str, num_classes: int) -> MetricCollection:
+    return MetricCollection(dict(
+        top1=MulticlassAccuracy(num_classes, top_k=1, average="micro"),
+        top5=MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")), prefix=prefix)
+
+
+class ImageClassificationTask(BaseTask):
+    """Image classifier over any zoo network (``lightocr.list_models()``) or timm model name.
+
+    The network is described by its name and plain values (``backbone`` with ``backbone_kwargs``: ``drop_rate``,
+    ``drop_path_rate``, ...), so ``load_from_checkpoint`` rebuilds it. ``classes``, ``in_chans`` and
+    ``input_settings`` (size, normalization, evaluation transforms) come from the data module, linked by the CLI,
+    and are saved with the weights. Cross-entropy with ``label_smoothing``; ``mixup_alpha`` / ``cutmix_alpha`` mix
+    training batches through timm's ``Mixup`` (soft targets). ``val/score`` is the top-1 accuracy; after each
+    validation the confusion matrix (rows: true class, normalized) is logged to W&B as an image. Bad samples are
+    counted as ``BaseTask`` does (a label outside the class list is the kind ``unknown_class``).
+    """
+
+    def __init__(
+            self,
+            classes: Optional[Sequence[str]] = None,
+            in_chans: int = 3,
+            input_settings: Optional[Dict[str, Any]] = None,
+            backbone: str = "lo_mobilenetv3_small_100",
+            backbone_kwargs: Optional[Dict[str, Any]] = None,
+            label_smoothing: float = 0.1,
+            mixup_alpha: float = 0.0,
+            cutmix_alpha: float = 0.0,
+            **kwargs: Any,
+    ):
+        """``kwargs``: the optimizer, schedule and ``channels_last`` settings of ``BaseTask``."""
+        super().__init__(**kwargs)
+        if classes is None:
+            raise ValueError("ImageClassificationTask needs classes: the CLI links them from the data module; in "
+                             "Python pass classes=datamodule.class_names")
+        self.save_hyperparameters()
+        self.classes = list(classes)
+        num_classes = len(self.classes)
+        self.model = timm.create_model(backbone, pretrained=False, num_classes=num_classes, in_chans=in_chans,
+                                       **(backbone_kwargs or {}))
+        self.mixup = (Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, label_smoothing=label_smoothing,
+                            num_classes=num_classes) if mixup_alpha > 0 or cutmix_alpha > 0 else None)
+        self.loss = SoftTargetCrossEntropy() if self.mixup else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.eval_loss = nn.CrossEntropyLoss()
+        self.eval_metrics = nn.ModuleDict({s: classification_metrics(f"{s}/", num_classes) for s in ("val", "test")})
+        self.eval_losses = nn.ModuleDict({s: MeanMetric() for s in ("val", "test")})
+        self.confusion = MulticlassConfusionMatrix(num_classes, normalize="true")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(self.prepare_images(images))
+
+    def _usable(self, batch: Dict[str, Any], stage: str) -> Optional[Dict[str, Any]]:
+        self.count_batch_skips(batch, stage)
+        return batch if batch["keys"] else None
+
+    def training_step(self, batch: Dict[str, Any], batch_idx: int) -> torch.Tensor:
+        usable = self._usable(batch, "train")
+        if usable is None:
+            loss = self.empty_batch_loss(batch_idx)
+        else:
+            images, targets = usable["images"], usable["targets"]
+            if self.mixup is not None:
+                even = len(targets) // 2 * 2  # timm's Mixup pairs the samples of a batch
+                if even == 0:
+                    images, targets = images.repeat(2, 1, 1, 1), targets.repeat(2)
+                else:
+                    images, targets = images[:even], targets[:even]
+                images, targets = self.mixup(images, targets)
+            loss = self.loss(self(images), targets)
+            self.log("train/loss", loss, prog_bar=True, batch_size=len(targets))
+        self.log_training_skips()
+        return loss
+
+    def _evaluate(self, batch: Dict[str, Any], stage: str) -> Optional[Dict[str, Any]]:
+        usable = self._usable(batch, stage)
+        if usable is None:
+            return None
+        logits = self(usable["images"])
+        targets = usable["targets"]
+        self.eval_metrics[stage].update(logits, targets)
+        self.eval_losses[stage].update(self.eval_loss(logits, targets), weight=len(targets))
+        if stage == "val":
+            self.confusion.update(logits, targets)
+        return dict(images=self._display(usable["images"]), labels=[self.classes[t] for t in targets.tolist()],
+                    predictions=self._predictions(logits))
+
+    def _display(self, images: torch.Tensor) -> torch.Tensor:
+        """Images back in [-1, 1] (from the input normalization), for sample tables."""
+        settings = self.hparams.input_settings or {}
+        shape = (1, -1, 1, 1)
+        mean = torch.tensor(settings.get("mean", (0.5,)), device=images.device).view(shape)
+        std = torch.tensor(settings.get("std", (0.5,)), device=images.device).view(shape)
+        if images.shape[1] == 1:
+            mean, std = mean.mean(1, keepdim=True), std.mean(1, keepdim=True)
+        return (images * std + mean) * 2 - 1
+
+    def _predictions(self, logits: torch.Tensor) -> List[Prediction]:
+        probabilities, indices = logits.float().softmax(-1).max(-1)
+        return [Prediction(self.classes[i], p) for i, p in zip(indices.tolist(), probabilities.tolist())]
+
+    def validation_step(self, batch: Dict[str, Any], batch_idx: int) -> Optional[Dict[str, Any]]:
+        return self._evaluate(batch, "val")
+
+    def test_step(self, batch: Dict[str, Any], batch_idx: int) -> Optional[Dict[str, Any]]:
+        return self._evaluate(batch, "test")
+
+    def _log_evaluation(self, stage: str) -> None:
+        metrics, loss = self.eval_metrics[stage], self.eval_losses[stage]
+        values = dict(metrics.compute())
+        values[f"{stage}/score"] = values[f"{stage}/top1"]
+        if loss.update_called:
+            values[f"{stage}/loss"] = loss.compute()
+        self.log(f"{stage}/top1", values.pop(f"{stage}/top1"), prog_bar=True)
+        self.log_dict(values)
+        metrics.reset()
+        loss.reset()
+        self.log_skip_counts(stage, self.reduced_skip_counts(stage))
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation("val")
+        matrix = self.confusion.compute()  # summed over DDP ranks
+        self.confusion.reset()
+        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
+            return
+        from lightning.pytorch.loggers import WandbLogger
+        for logger in self.trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image("val/confusion_matrix", [confusion_image(matrix.cpu().numpy(), self.classes)],
+                                 step=self.trainer.global_step)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation("test")
+
+    def predict_step(self, batch: Dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> List[Dict[str, Any]]:
+        """One row per readable image: ``key``, ``text`` (the class) and ``confidence`` (its probability)."""
+        if not batch["keys"]:
+            return []
+        return [dict(key=key, text=p.text, confidence=p.confidence)
+                for key, p in zip(batch["keys"], self._predictions(self(batch["images"])))]
+
+    def source_loader(self, source: TextSource, batch_size: int = 32) -> DataLoader:
+        """Batches of a source shaped as the checkpoint's inputs were (for ``lightocr classify``)."""
+        settings = dict(self.hparams.input_settings)
+        dataset = ClassificationDataset(source, self.classes, settings, build_pipeline(settings["eval_transforms"]),
+                                        require_label=False)
+        return DataLoader(dataset, batch_size=batch_size, collate_fn=collate_images)
+
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        """Refuse, before any weight is touched, a checkpoint of another task or another class list."""
+        saved = checkpoint.get("hyper_parameters", {})
+        if "classes" not in saved:
+            raise ValueError("this checkpoint is not from an ImageClassificationTask (its hyperparameters have no "
+                             "classes)")
+        if list(saved["classes"]) != self.classes:
+            theirs, ours = list(saved["classes"]), self.classes
+            raise ValueError(f"the checkpoint's class list differs from the data's: checkpoint {len(theirs)} classes "
+                             f"{theirs[:8]}..., data {len(ours)} classes {ours[:8]}...")
+        self.carry_skip_counts(checkpoint)
+
+
+def confusion_image(matrix: np.ndarray, classes: Sequence[str], cell: int = 12) -> Image.Image:
+    """A row-normalized confusion matrix as a heat map (white 0, dark blue 1), class names on both axes."""
+    n = len(classes)
+    margin = 8 + 7 * max(len(c) for c in classes)
+    image = Image.new("RGB", (margin + n * cell, margin + n * cell), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    share = np.nan_to_num(matrix).clip(0, 1)
+    for row in range(n):
+        draw.text((2, margin + row * cell), classes[row], fill="black", font=font)
+        draw.text((margin + row * cell + 2, 2), classes[row][:1], fill="black", font=font)
+        for col in range(n):
+            x, y, v = margin + col * cell, margin + row * cell, float(share[row, col])
+            draw.rectangle((x, y, x + cell - 1, y + cell - 1),
+                           fill=(int(255 - 225 * v), int(255 - 175 * v), int(255 - 80 * v)))
+    return image
