@@ -376,3 +376,14 @@ def test_classification_resume_with_another_class_list_is_refused(tmp_path, shap
     result = classify_fit(tmp_path, "cls_mobilenetv3.yaml", shapes_folder, "--trainer.max_steps=4",
                           "--ckpt_path", "last", check=False)
     assert result.returncode != 0 and "class list differs" in result.stderr
+
+
+def test_classification_ddp_and_bf16(tmp_path, shapes_folder):
+    """Two gloo processes with bf16-mixed, as the recognition task runs them: the checkpoint records the
+    training position of two ranks."""
+    classify_fit(tmp_path, "cls_mobilenetv3.yaml", shapes_folder, "--trainer.max_steps=2",
+                 "--trainer.limit_val_batches=0", "--trainer.strategy=ddp", "--trainer.devices=2",
+                 "--trainer.accelerator=cpu", "--trainer.precision=bf16-mixed")
+    state = checkpoint(next(tmp_path.rglob("last.ckpt")))
+    assert state["global_step"] == 2
+    assert state["ClassificationDataModule"]["world_size"] == 2
