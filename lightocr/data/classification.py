@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .dataset import SkippedSample, bad_sample, check_on_error
+from .dataset import SkippedSample, bad_sample, check_on_error, load_sample
 from .samplers import ResumableDataModule
 from .sources import IMAGE_SUFFIXES, ImageFilesSource, LabelFileSource, Sample, TextSource, open_image
 from .synthetic import SyntheticTextSource
@@ -135,12 +135,10 @@ class ClassificationDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
-        epoch, index = item if isinstance(item, tuple) else (0, item)
-        try:
-            image, label, key = self.source.load(index, epoch)
-        except (OSError, KeyError, ValueError) as error:
-            key = self.source.key(index, epoch)
-            return bad_sample(self.on_error, key, "image", str(error).strip("'\"").removeprefix(f"{key}: "))
+        loaded = load_sample(self.source, item, self.on_error)
+        if isinstance(loaded, SkippedSample):
+            return loaded
+        image, label, key, epoch, index = loaded
         if self.require_label and label not in self.index:
             return bad_sample(self.on_error, key, "unknown_class", f"class {label!r} is not in the class list")
         self.pipeline.set_random_seed(int(np.random.default_rng([self.seed, epoch, index]).integers(2 ** 31)))

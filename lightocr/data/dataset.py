@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
+from PIL import Image
 import torch
 from torch.utils.data import Dataset
 
@@ -50,6 +51,20 @@ def bad_sample(on_error: str, key: str, kind: str, reason: str) -> SkippedSample
     return SkippedSample(key, kind, reason)
 
 
+def load_sample(source: TextSource, item: Union[int, Tuple[int, int]], on_error: str,
+                ) -> Union[Tuple[Image.Image, str, str, int, int], SkippedSample]:
+    """``(image, label, key, epoch, index)`` of an item (an index, or ``(epoch, index)`` as the training sampler
+    yields them), or the ``SkippedSample`` of an image that cannot be read (raised under ``on_error="raise"``)."""
+    epoch, index = item if isinstance(item, tuple) else (0, item)
+    try:
+        image, label, key = source.load(index, epoch)
+    except (OSError, KeyError, ValueError) as error:
+        key = source.key(index, epoch)
+        reason = str(error).strip("'\"")  # a KeyError's message comes quoted
+        return bad_sample(on_error, key, "image", reason.removeprefix(f"{key}: "))
+    return image, label, key, epoch, index
+
+
 class TextLineDataset(Dataset):
     """Samples ``{"image", "label", "key"}`` of a source, or ``SkippedSample``.
 
@@ -76,13 +91,10 @@ class TextLineDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
-        epoch, index = item if isinstance(item, tuple) else (0, item)
-        try:
-            image, label, key = self.source.load(index, epoch)
-        except (OSError, KeyError, ValueError) as error:
-            key = self.source.key(index, epoch)
-            reason = str(error).strip("'\"")  # a KeyError's message comes quoted
-            return bad_sample(self.on_error, key, "image", reason.removeprefix(f"{key}: "))
+        loaded = load_sample(self.source, item, self.on_error)
+        if isinstance(loaded, SkippedSample):
+            return loaded
+        image, label, key, epoch, index = loaded
         label = self.charset.normalize(label)
         if not label and self.require_label:
             return bad_sample(self.on_error, key, "empty_label", "empty label")

@@ -3,7 +3,6 @@ input settings from the backbone, and the albumentations steps set as data."""
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
 
 from lightocr.data import BadSampleError, ClassificationDataModule, GlyphSource, ImageFolderSource, LabelFileSource
 from lightocr.data.classification import ClassificationDataset, build_pipeline, collate_images, default_eval_steps
@@ -11,39 +10,18 @@ from lightocr.data.classification import ClassificationDataset, build_pipeline, 
 INPUT = dict(size=16, channels=3, mean=[0.5, 0.5, 0.5], std=[0.25, 0.25, 0.25], crop_pct=1.0)
 
 
-def shape_image(kind: str, mode: str = "RGB", size: int = 24) -> Image.Image:
-    image = Image.new(mode, (size, size), "white")
-    draw = ImageDraw.Draw(image)
-    (draw.ellipse if kind == "circle" else draw.rectangle)((4, 4, size - 5, size - 5), fill="black")
-    return image
-
-
-@pytest.fixture
-def image_folder(tmp_path):
-    """circle/ and square/: good PNGs, a grayscale and an RGBA image, and a corrupt file."""
-    root = tmp_path / "shapes"
-    for kind in ("circle", "square"):
-        (root / kind).mkdir(parents=True)
-        for i in range(3):
-            shape_image(kind).save(root / kind / f"{i}.png")
-    shape_image("circle", "L").save(root / "circle" / "gray.png")
-    shape_image("square", "RGBA").save(root / "square" / "rgba.png")
-    (root / "square" / "corrupt.png").write_bytes(b"not an image")
-    return root
-
-
-def test_image_folder_classes_and_bad_samples(image_folder):
-    source = ImageFolderSource(str(image_folder))
-    assert source.classes == ["circle", "square"] and len(source) == 9
+def test_image_folder_classes_and_bad_samples(shapes_folder):
+    source = ImageFolderSource(str(shapes_folder))
+    assert source.classes == ["circle", "square"] and len(source) == 13
     dataset = ClassificationDataset(source, source.classes, INPUT, build_pipeline(default_eval_steps(16, 1.0)))
     samples = [dataset[i] for i in range(len(dataset))]
     skipped = [s for s in samples if not isinstance(s, dict)]
     assert [(s.kind, s.key.endswith("corrupt.png")) for s in skipped] == [("image", True)]
     good = [s for s in samples if isinstance(s, dict)]
     assert all(s["image"].shape == (3, 16, 16) for s in good)  # grayscale and RGBA converted to RGB
-    assert sorted(s["target"] for s in good) == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert sorted(s["target"] for s in good) == [0] * 6 + [1] * 6
     batch = collate_images(samples)
-    assert batch["images"].shape == (8, 3, 16, 16) and len(batch["skipped"]) == 1
+    assert batch["images"].shape == (12, 3, 16, 16) and len(batch["skipped"]) == 1
     # normalized with the given mean and std: a white pixel is (1 - 0.5) / 0.25
     assert batch["images"].max().item() == pytest.approx(2.0)
     strict = ClassificationDataset(source, source.classes, INPUT, build_pipeline([]), on_error="raise")
@@ -51,14 +29,14 @@ def test_image_folder_classes_and_bad_samples(image_folder):
         [strict[i] for i in range(len(strict))]
 
 
-def test_empty_class_folder_is_named(image_folder):
-    (image_folder / "triangle").mkdir()
+def test_empty_class_folder_is_named(shapes_folder):
+    (shapes_folder / "triangle").mkdir()
     with pytest.raises(ValueError, match=r"class folder .*triangle holds no image"):
-        ImageFolderSource(str(image_folder))
+        ImageFolderSource(str(shapes_folder))
 
 
-def test_label_file_class_outside_the_list_is_named(image_folder):
-    labels = image_folder / "labels.txt"
+def test_label_file_class_outside_the_list_is_named(shapes_folder):
+    labels = shapes_folder / "labels.txt"
     labels.write_text("circle/0.png\tcircle\nsquare/0.png\tsquare\nsquare/1.png\thexagon\n")
     source = LabelFileSource(str(labels))
     data = ClassificationDataModule(train_source=source, val_source=source, test_source=source,
@@ -94,8 +72,8 @@ def test_glyphs_are_square_single_characters_that_change_every_epoch():
     assert [source.load(i, epoch=1)[1] for i in range(20)] != [label for _, label, _ in images[:20]]
 
 
-def test_grayscale_input_uses_the_mean_of_the_channels_statistics(image_folder):
-    source = ImageFolderSource(str(image_folder))
+def test_grayscale_input_uses_the_mean_of_the_channels_statistics(shapes_folder):
+    source = ImageFolderSource(str(shapes_folder))
     dataset = ClassificationDataset(source, source.classes, dict(INPUT, channels=1), build_pipeline([]))
     image = dataset[0]["image"]
     assert image.shape == (1, 24, 24)
