@@ -4,10 +4,11 @@ samples."""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities import rank_zero_warn
 
 from ..data.dataset import SKIP_KINDS, SkippedSample
@@ -19,7 +20,8 @@ STAGES = ("train", "val", "test")
 
 class BaseTask(LightningModule):
     """Optimizer (AdamW by default; no weight decay on norms and biases) and a per-step schedule:
-    linear warmup over ``warmup_steps``, then cosine decay to ``min_lr_ratio * lr`` at the last step.
+    linear warmup over ``warmup_steps``, then cosine decay to ``min_lr_ratio * lr`` at the last step, or at the
+    end of ``trainer.max_time`` when the time runs out first (``lr_factor_fn``).
     ``channels_last`` keeps weights and input images in NHWC memory format.
 
     Bad samples (skipped by the data side, or refused by the task) are counted per stage and kind, summed over
@@ -71,18 +73,29 @@ class BaseTask(LightningModule):
             optimizer_class = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
             optimizer = optimizer_class(groups, lr=self.lr)
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor_fn(total))
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor_fn(total, timer))
         return dict(optimizer=optimizer, lr_scheduler=dict(scheduler=schedule, interval="step"))
 
-    def lr_factor_fn(self, total_steps: int):
-        warmup, floor, cosine = self.warmup_steps, self.min_lr_ratio, self.scheduler_name == "cosine"
+    def lr_factor_fn(self, total_steps: int, timer: Optional[Timer] = None) -> Callable[[int], float]:
+        """The learning-rate factor at a step. The schedule follows the share of the run done: steps of
+        ``total_steps``, or, when ``trainer.max_time`` bounds the run (Lightning's ``Timer``), the elapsed share of
+        that time if it is further along, so that a time-bound run ends with its rate decayed on any machine.
+        Warmup takes the first ``warmup_steps / total_steps`` of the run, then cosine decay to ``min_lr_ratio``."""
+        warmup_share = min(1.0, self.warmup_steps / total_steps)
+        floor, cosine = self.min_lr_ratio, self.scheduler_name == "cosine"
 
         def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
+            done = (step + 1) / total_steps
+            if timer is not None and timer.time_remaining() is not None:
+                elapsed = timer.time_elapsed()
+                done = max(done, elapsed / max(elapsed + timer.time_remaining(), 1e-9))
+            done = min(1.0, done)
+            if done < warmup_share:
+                return done / warmup_share
             if not cosine:
                 return 1.0
-            progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+            progress = (done - warmup_share) / max(1e-9, 1 - warmup_share)
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
         return factor
 
