@@ -1,8 +1,11 @@
 """Synthetic text lines, rendered on the fly from fonts that need no download.
 
-Fonts: Pillow's built-in scalable font and every TrueType/OpenType file under a configurable list of folders
-(system font folders by default). Each line has a random string or pseudo-word, font, size, colours, letter
-spacing and margins. The symbols follow the run's charset (the data module hands it over): digits for
+Fonts: Pillow's built-in scalable font and every TrueType/OpenType file under a configurable list of folders:
+by default the system font folders and the fonts that installed packages ship (matplotlib: DejaVu, the Times-like
+STIX and Computer Modern). A font is used for a line only when its character map has every symbol of the line (a
+missing glyph would render as a box); a font that cannot be read is skipped, counted in one warning; a charset
+that no font covers is an error naming the missing symbols. Each line has a random string or pseudo-word, font,
+size, colours, letter spacing and margins. The symbols follow the run's charset (the data module hands it over): digits for
 ``digits``, punctuation and spaces for ``printable``, a dictionary file's own symbols. Case is a property of
 the whole line (lower, Title or UPPER words; lower or UPPER random strings): random case inside a random string
 would make ``l``/``I``/``1`` and ``o``/``O``/``0`` impossible to tell apart without context, which no reader of
@@ -15,8 +18,9 @@ renders new ones, and a validation set with another seed never repeats a trainin
 import fnmatch
 import functools
 import string
+import warnings
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -24,9 +28,25 @@ from PIL import Image, ImageDraw, ImageFont
 from .sources import Sample, TextSource
 
 BUILTIN_FONT = "builtin"
-DEFAULT_FONT_DIRS: Tuple[str, ...] = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts",
-                                      "~/.fonts", "/Library/Fonts", "C:/Windows/Fonts")
+SYSTEM_FONT_DIRS: Tuple[str, ...] = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts",
+                                     "~/.fonts", "/Library/Fonts", "C:/Windows/Fonts")
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+# fonts whose character map lies about letters: placeholder glyphs for every code point (LastResort), or TeX math
+# symbols and math italic without spaces at the ASCII code points (Computer Modern's cmex, cmsy, cmmi; seen in a
+# rendered grid of every font)
+PLACEHOLDER_FONTS = ("LastResort*", "cmex10*", "cmsy10*", "cmmi10*")
+
+
+def package_font_dirs() -> List[str]:
+    """Font folders that installed packages ship: matplotlib's (DejaVu, STIX, Computer Modern)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return []
+    return [str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf")]
+
+
+DEFAULT_FONT_DIRS: Tuple[str, ...] = SYSTEM_FONT_DIRS + tuple(package_font_dirs())
 _CONSONANTS = "bcdfghjklmnprstvwz"
 _VOWELS = "aeiouy"
 
@@ -37,28 +57,59 @@ def find_fonts(
         include: Optional[Sequence[str]] = None,
         exclude: Optional[Sequence[str]] = None,
 ) -> List[str]:
-    """Font files under ``font_dirs`` (recursively), filtered by file-name patterns, plus Pillow's built-in font.
+    """Font files under ``font_dirs`` (recursively; one file per file name, the first found), filtered by
+    file-name patterns, plus Pillow's built-in font; placeholder fonts are left out.
 
     ``include`` keeps only the fonts whose file name matches one of its patterns (``builtin`` names the
     built-in font); ``exclude`` then removes matches. Folders that do not exist are skipped.
     """
-    fonts = [BUILTIN_FONT] if builtin else []
+    found = {}
     for folder in font_dirs:
         root = Path(folder).expanduser()
         if root.is_dir():
-            fonts.extend(sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in FONT_SUFFIXES))
+            for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in FONT_SUFFIXES):
+                found.setdefault(path.name, str(path))
+    fonts = ([BUILTIN_FONT] if builtin else []) + [found[name] for name in sorted(found)]
 
     def matches(font: str, patterns: Sequence[str]) -> bool:
         return any(fnmatch.fnmatch(Path(font).name, pattern) for pattern in patterns)
 
     if include is not None:
         fonts = [f for f in fonts if matches(f, include)]
-    if exclude:
-        fonts = [f for f in fonts if not matches(f, exclude)]
+    fonts = [f for f in fonts if not matches(f, tuple(exclude or ()) + PLACEHOLDER_FONTS)]
     if not fonts:
         raise ValueError(f"no font found (folders {list(font_dirs)}, builtin={builtin}, include={include}, "
                          f"exclude={exclude})")
     return fonts
+
+
+@functools.lru_cache(maxsize=None)
+def font_symbols(font: str) -> FrozenSet[str]:
+    """The characters a font has glyphs for (its character map); Pillow's built-in font covers printable ASCII."""
+    if font == BUILTIN_FONT:
+        return frozenset(string.printable)
+    from fontTools.ttLib import TTFont
+    with TTFont(font, lazy=True, fontNumber=0) as face:
+        return frozenset(chr(code) for code in (face.getBestCmap() or {}))
+
+
+def usable_fonts(fonts: Sequence[str]) -> List[str]:
+    """The fonts that load and have a character map; the others are skipped, counted in one warning."""
+    usable, failed = [], []
+    for font in fonts:
+        try:
+            load_font(font, 20)
+            if font_symbols(font):
+                usable.append(font)
+                continue
+        except Exception as error:  # fontTools and FreeType raise many kinds for broken files
+            failed.append(f"{font} ({type(error).__name__})")
+            continue
+        failed.append(f"{font} (no character map)")
+    if failed:
+        warnings.warn(f"skipped {len(failed)} font file(s) that cannot be used: {', '.join(failed[:3])}"
+                      f"{' ...' if len(failed) > 3 else ''}", stacklevel=2)
+    return usable
 
 
 @functools.lru_cache(maxsize=512)
@@ -120,11 +171,20 @@ class SyntheticTextSource(TextSource):
         self.follows_charset = alphabet is None
         self.min_length, self.max_length = min_length, max_length
         self.word_ratio, self.upper_ratio = word_ratio, upper_ratio
-        self.fonts = find_fonts(font_dirs, builtin_font, font_include, font_exclude)
+        self.fonts = usable_fonts(find_fonts(font_dirs, builtin_font, font_include, font_exclude))
+        if not self.fonts:
+            raise ValueError(f"SyntheticTextSource: no usable font in {list(font_dirs)} (builtin={builtin_font}, "
+                             f"include={font_include}, exclude={font_exclude})")
         self.font_size = font_size
         self._set_alphabet(alphabet or string.digits + string.ascii_lowercase, uppercase=True)
 
     def _set_alphabet(self, alphabet: str, uppercase: bool) -> None:
+        covered = frozenset().union(*map(font_symbols, self.fonts))
+        needed = set(alphabet) | ({c.upper() for c in alphabet} if uppercase else set())
+        missing = sorted(c for c in needed - covered if not c.isspace())
+        if missing:
+            raise ValueError(f"no font of {self.describe()} has the symbols {''.join(missing)!r}: add a folder of "
+                             f"fonts that has them (font_dirs), or leave them out of the charset")
         self.alphabet = alphabet
         self._words = set(_CONSONANTS + _VOWELS) <= set(alphabet)
         self._uppercase = uppercase
@@ -158,9 +218,17 @@ class SyntheticTextSource(TextSource):
         text = " ".join(text.split()) or str(rng.choice([c for c in self.alphabet if c != " "]))
         return text.upper() if self._uppercase and style < self.upper_ratio else text
 
+    def fonts_for(self, text: str) -> List[str]:
+        """The fonts that have a glyph for every symbol of ``text`` (its spaces too)."""
+        symbols = set(text)
+        return [font for font in self.fonts if symbols <= font_symbols(font)]
+
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
-        font = load_font(self.fonts[int(rng.integers(len(self.fonts)))],
-                         int(rng.integers(self.font_size[0], self.font_size[1] + 1)))
+        fonts = self.fonts_for(text)
+        if not fonts:
+            raise ValueError(f"no font has every symbol of {text!r}")
+        font = load_font(fonts[int(rng.integers(len(fonts)))], int(rng.integers(self.font_size[0],
+                                                                                  self.font_size[1] + 1)))
         size = font.size
         spacing = int(rng.integers(-1, max(1, size // 6) + 1))
         advances = [font.getlength(c) for c in text]

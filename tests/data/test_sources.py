@@ -1,12 +1,14 @@
 """Each data source on small fixtures, with the skip-or-raise policy for bad samples."""
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from lightocr.data import (BadSampleError, LabelFileSource, LineCollator, LineGeometry, LmdbSource, MixedSource,
-                           SkippedSample, SyntheticTextSource, TextLineDataset, TextRecognitionDataModule, resize_line)
+                           SkippedSample, SyntheticTextSource, TextLineDataset, TextRecognitionDataModule, find_fonts,
+                           resize_line)
 from lightocr.ocr import Charset
 
 ALNUM = Charset.from_spec("alnum36")
@@ -115,11 +117,45 @@ def test_default_synthetic_lines_follow_the_charset(charset, allowed, needed):
 
 
 def test_dictionary_charset_renders_its_own_symbols(tmp_path):
-    symbols = "甲乙丙丁戊己庚辛"
+    symbols = "αβγδεζηθ"  # Greek: the machine's DejaVu fonts have it
     (tmp_path / "dict.txt").write_text("\n".join(symbols), encoding="utf-8")
     data = TextRecognitionDataModule(charset=str(tmp_path / "dict.txt"), num_workers=0)
     text = "".join(data.train_sources[0].load(i)[1] for i in range(50))
     assert set(text) == set(symbols)
+
+
+def test_a_charset_no_font_covers_is_named_before_training(tmp_path):
+    (tmp_path / "dict.txt").write_text("\n".join("ab甲乙"), encoding="utf-8")
+    with pytest.raises(ValueError, match="no font of synthetic text .* has the symbols '乙甲'"):
+        TextRecognitionDataModule(charset=str(tmp_path / "dict.txt"), num_workers=0)
+
+
+def test_a_font_without_a_glyph_of_the_line_is_never_used():
+    source = SyntheticTextSource(size=10, font_include=["builtin", "DejaVuSans.ttf"])
+    assert len(source.fonts) == 2
+    assert [Path(f).name for f in source.fonts_for("ab é")] == ["DejaVuSans.ttf"]  # builtin: ASCII only
+    assert len(source.fonts_for("ab 12")) == 2
+
+
+def test_unreadable_fonts_are_skipped_with_one_warning(tmp_path):
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    (fonts / "broken.ttf").write_bytes(b"not a font")
+    (fonts / "also-broken.otf").write_bytes(b"\x00\x01\x00\x00 truncated")
+    real = next(f for f in find_fonts() if f.endswith("DejaVuSans.ttf"))
+    (fonts / "DejaVuSans.ttf").write_bytes(Path(real).read_bytes())
+    with pytest.warns(UserWarning, match=r"skipped 2 font file\(s\) that cannot be used: .*broken"):
+        source = SyntheticTextSource(size=4, font_dirs=[str(fonts)], builtin_font=False)
+    assert [Path(f).name for f in source.fonts] == ["DejaVuSans.ttf"]
+    (fonts / "DejaVuSans.ttf").unlink()
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no usable font"):
+        SyntheticTextSource(size=4, font_dirs=[str(fonts)], builtin_font=False)
+
+
+def test_fonts_that_packages_ship_are_found():
+    names = {Path(f).name for f in find_fonts()}
+    assert {"STIXGeneral.ttf", "cmr10.ttf", "cmtt10.ttf"} <= names  # matplotlib's
+    assert not names & {"LastResortHE-Regular.ttf", "cmex10.ttf", "cmsy10.ttf"}  # glyphs that are not text
 
 
 def test_resize_keeps_aspect_and_squeezes_wide_lines():
