@@ -24,6 +24,7 @@ from .dataset import SkippedSample, bad_sample, check_on_error, load_sample
 from .samplers import ResumableDataModule
 from .sources import IMAGE_SUFFIXES, ImageFilesSource, LabelFileSource, Sample, TextSource, open_image
 from .synthetic import SyntheticTextSource
+from .transforms import build_pipeline
 
 GLYPHS = string.digits + string.ascii_uppercase + string.ascii_lowercase
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
@@ -71,7 +72,7 @@ class GlyphSource(SyntheticTextSource):
 
     def __init__(self, size: int = 50_000, seed: int = 0, classes: str = GLYPHS, **kwargs: Any):
         super().__init__(size=size, seed=seed, alphabet=classes, min_length=1, max_length=1, word_ratio=0.0,
-                         upper_ratio=0.0, **kwargs)
+                         upper_ratio=0.0, lexicon=None, lexicon_ratio=0.0, number_ratio=0.0, **kwargs)
         self.classes = list(classes)
 
     def default_name(self) -> str:
@@ -91,18 +92,6 @@ class GlyphSource(SyntheticTextSource):
 
     def describe(self) -> str:
         return f"glyphs ({self.size} per epoch, seed {self.seed}, {len(self.fonts)} fonts)"
-
-
-def build_pipeline(steps: Sequence[Dict[str, Any]]) -> A.Compose:
-    """An albumentations pipeline from YAML: each step is ``{transform: <albumentations class>, <its args>}``."""
-    transforms = []
-    for step in steps:
-        step = dict(step)
-        name = step.pop("transform", None)
-        if not name or not hasattr(A, name):
-            raise ValueError(f"unknown albumentations transform {name!r} in {step} (write transform: <class name>)")
-        transforms.append(getattr(A, name)(**step))
-    return A.Compose(transforms)
 
 
 def default_train_steps(size: int) -> List[Dict[str, Any]]:

@@ -4,7 +4,7 @@ It owns the one ``Charset`` and the one ``LineGeometry`` of a run; LightningCLI 
 ``case_sensitive``, ``channels`` and ``input_geometry`` into the task, so that the CTC head is sized from the
 data, the checkpoint knows how its inputs were shaped, and no value is written twice in a config.
 """
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import cv2
 from torch.utils.data import DataLoader
@@ -14,7 +14,7 @@ from .dataset import LineCollator, TextLineDataset, check_on_error
 from .samplers import ResumableDataModule
 from .sources import ImageFilesSource, MixedSource, TextSource
 from .synthetic import SyntheticTextSource
-from .transforms import LineGeometry, default_augment
+from .transforms import DEFAULT_LINE_AUGMENT, LineGeometry, build_pipeline
 
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
 
@@ -22,6 +22,13 @@ VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
 def _single_threaded_worker(worker_id: int) -> None:
     """Loader workers render and augment with OpenCV; its own thread pool would compete with training."""
     cv2.setNumThreads(1)
+
+
+def line_augment(setting: Union[bool, List[Dict[str, Any]]]):
+    """The augmentation pipeline a setting names: True the default steps, a list its own steps, False none."""
+    if setting is True:
+        return build_pipeline(DEFAULT_LINE_AUGMENT)
+    return build_pipeline(setting) if setting else None
 
 
 def unique_names(sources: List[TextSource]) -> List[str]:
@@ -51,8 +58,10 @@ class TextRecognitionDataModule(ResumableDataModule):
             ``[]`` gives no loader. Several training sources are mixed by their ``ratio``; each validation
             source is also reported on its own (``val/<name>/...``).
         train_size: training samples per epoch when several sources are mixed (default: their total).
-        augment: distort training lines (``lightocr.data.transforms.default_augment``), every source alike.
-        augment_eval: distort validation and test lines too.
+        augment: distort training lines, every source alike: True for ``DEFAULT_LINE_AUGMENT`` (tilt, curvature,
+            stroke width, lighting, texture, low resolution, blur, noise, JPEG), or a list of albumentations steps
+            (``{transform: Morphological, scale: [2, 3], p: 0.2}``: each strength a setting), or False.
+        augment_eval: the same for validation and test lines (default False).
         predict_paths: image files or folders for ``predict``.
         on_error: ``skip`` a bad sample (counted, reported with examples) or ``raise`` at once.
         seed: seed of the default synthetic sources, the mixing, the shuffling and the augmentation.
@@ -72,8 +81,8 @@ class TextRecognitionDataModule(ResumableDataModule):
             val_sources: Optional[List[TextSource]] = None,
             test_sources: Optional[List[TextSource]] = None,
             train_size: Optional[int] = None,
-            augment: bool = True,
-            augment_eval: bool = False,
+            augment: Union[bool, List[Dict[str, Any]]] = True,
+            augment_eval: Union[bool, List[Dict[str, Any]]] = False,
             predict_paths: Optional[List[str]] = None,
             on_error: str = "skip",
             seed: int = 0,
@@ -115,11 +124,12 @@ class TextRecognitionDataModule(ResumableDataModule):
         """Names under which each validation source is reported (``val/<name>/word_acc``)."""
         return unique_names(self.val_sources)
 
-    def _dataset(self, sources: List[TextSource], augment: bool, mixed_size: Optional[int] = None,
+    def _dataset(self, sources: List[TextSource], augment: Union[bool, List[Dict[str, Any]]],
+                 mixed_size: Optional[int] = None,
                  require_label: bool = True) -> TextLineDataset:
         source = sources[0] if len(sources) == 1 else MixedSource(sources, size=mixed_size, seed=self.seed)
         return TextLineDataset(source, self.charset, self.geometry, self.on_error, require_label=require_label,
-                               augment=default_augment() if augment else None, seed=self.seed)
+                               augment=line_augment(augment), seed=self.seed)
 
     def _loader(self, dataset, sampler=None) -> DataLoader:
         """Training loaders have a sampler (shuffled shards, full batches); evaluation ones run in order."""

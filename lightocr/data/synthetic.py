@@ -126,6 +126,44 @@ def line_alphabet(symbols: Sequence[str], case_sensitive: bool) -> str:
     return "".join(s for s in symbols if not (case_sensitive and s.isupper() and s.lower() in present))
 
 
+@functools.lru_cache(maxsize=8)
+def load_lexicon(spec: str) -> Tuple[str, ...]:
+    """Words, most frequent first: ``wordfreq:<language>`` (the ``wordfreq`` package's 50,000 most frequent), or
+    a UTF-8 file of one word per line (its order taken as the frequency order)."""
+    if spec.startswith("wordfreq:"):
+        import wordfreq
+        words = wordfreq.top_n_list(spec.split(":", 1)[1], 50_000)
+    else:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"lexicon file not found: {spec}")
+        words = [line.split("\t")[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    words = tuple(w for w in words if w and not w.isspace())
+    if not words:
+        raise ValueError(f"lexicon {spec} has no words")
+    return words
+
+
+def number_line(rng: np.random.Generator, alphabet: str) -> str:
+    """A number in a form real text has it: a year, an amount, a price, a code, a date or a phone number; the
+    forms whose symbols the alphabet lacks are left out."""
+    digits = lambda n: "".join(str(int(d)) for d in rng.integers(0, 10, n))  # noqa: E731
+    letters = [c for c in "ABCDEFGHJKLMNPRSTUVWXYZ" if c in alphabet or c.lower() in alphabet]
+    forms = [lambda: str(int(rng.integers(1900, 2031))), lambda: str(int(rng.integers(0, 10 ** int(rng.integers(1, 7)))))]
+    if "." in alphabet:
+        forms.append(lambda: f"{int(rng.integers(0, 1000))}.{digits(2)}")
+        if "$" in alphabet:
+            forms.append(lambda: f"${int(rng.integers(1, 1000))}.{digits(2)}")
+    if letters:
+        forms.append(lambda: "".join(rng.choice(letters, int(rng.integers(1, 4)))) + digits(int(rng.integers(2, 5))))
+    if "/" in alphabet:
+        forms.append(lambda: f"{int(rng.integers(1, 13)):02d}/{int(rng.integers(1, 29)):02d}/{int(rng.integers(1990, 2031))}")
+    if "-" in alphabet:
+        forms.append(lambda: f"{digits(3)}-{digits(4)}")
+    text = forms[int(rng.integers(len(forms)))]()
+    return text if all(c in alphabet or c.lower() in alphabet for c in text) else digits(len(text))
+
+
 class SyntheticTextSource(TextSource):
     """Rendered text lines; see the module docstring.
 
@@ -138,7 +176,13 @@ class SyntheticTextSource(TextSource):
         upper_ratio: share of lines in upper case (and a quarter of that share of the words in Title case), where
             the charset has the upper-case letters (or folds case).
         min_length, max_length: characters per line.
-        word_ratio: share of pronounceable pseudo-words among the lines (the rest are random strings).
+        word_ratio: share of pronounceable pseudo-words among the lines that are neither lexicon words nor numbers
+            (the rest are random strings, for codes and plates).
+        lexicon: where real words come from: ``wordfreq:<language>`` (the ``wordfreq`` package) or a word-list
+            file (one word per line, most frequent first); None: no real words.
+        lexicon_ratio: share of lines of real words (by frequency, with doubled letters as real words have them,
+            in lower, Title, UPPER case and the odd inner capital), where the alphabet can write them.
+        number_ratio: share of lines that are numbers in real forms (years, amounts, prices, codes, dates).
         font_dirs, builtin_font, font_include, font_exclude: which fonts (see ``find_fonts``).
         font_size: range of the font size in pixels before the line is scaled to the model's height.
     """
@@ -152,6 +196,9 @@ class SyntheticTextSource(TextSource):
             max_length: int = 12,
             word_ratio: float = 0.5,
             upper_ratio: float = 0.25,
+            lexicon: Optional[str] = "wordfreq:en",
+            lexicon_ratio: float = 0.6,
+            number_ratio: float = 0.1,
             font_dirs: Sequence[str] = DEFAULT_FONT_DIRS,
             builtin_font: bool = True,
             font_include: Optional[Sequence[str]] = None,
@@ -171,6 +218,10 @@ class SyntheticTextSource(TextSource):
         self.follows_charset = alphabet is None
         self.min_length, self.max_length = min_length, max_length
         self.word_ratio, self.upper_ratio = word_ratio, upper_ratio
+        if lexicon_ratio < 0 or number_ratio < 0 or lexicon_ratio + number_ratio > 1:
+            raise ValueError(f"SyntheticTextSource: lexicon_ratio and number_ratio are shares of the lines (sum at "
+                             f"most 1), got {lexicon_ratio} and {number_ratio}")
+        self.lexicon, self.lexicon_ratio, self.number_ratio = lexicon, lexicon_ratio, number_ratio
         self.fonts = usable_fonts(find_fonts(font_dirs, builtin_font, font_include, font_exclude))
         if not self.fonts:
             raise ValueError(f"SyntheticTextSource: no usable font in {list(font_dirs)} (builtin={builtin_font}, "
@@ -188,6 +239,20 @@ class SyntheticTextSource(TextSource):
         self.alphabet = alphabet
         self._words = set(_CONSONANTS + _VOWELS) <= set(alphabet)
         self._uppercase = uppercase
+        self._digits = set(string.digits) <= set(alphabet)
+        self._lexicon = self._lexicon_for(alphabet) if self.lexicon and self.lexicon_ratio > 0 else None
+
+    def _lexicon_for(self, alphabet: str) -> Optional[Tuple[List[str], np.ndarray]]:  # words, cumulative weights
+        """The lexicon's words written in the alphabet (case folded where the alphabet is lower case), with
+        rank-based weights that flatten Zipf's law: frequent words often, rare ones too."""
+        present = set(alphabet)
+        words = [w for w in load_lexicon(self.lexicon)
+                 if set(w) <= present or (self._uppercase and set(w.lower()) <= present)]
+        words = [w if set(w) <= present else w.lower() for w in words]
+        if not words:
+            return None
+        weights = 1.0 / (np.arange(len(words)) + 20.0) ** 0.5
+        return words, np.cumsum(weights / weights.sum())
 
     def default_name(self) -> str:
         return "synthetic"
@@ -204,6 +269,11 @@ class SyntheticTextSource(TextSource):
 
     def text(self, rng: np.random.Generator) -> str:
         length = int(rng.integers(self.min_length, self.max_length + 1))
+        kind = rng.random()
+        if kind < self.lexicon_ratio and self._lexicon:
+            return self.lexicon_line(rng, length)
+        if kind < self.lexicon_ratio + self.number_ratio and self._digits:
+            return number_line(rng, self.alphabet)[:self.max_length]
         style = rng.random()  # below upper_ratio: UPPER; in the next quarter of that share: Title (words only)
         if self._words and rng.random() < self.word_ratio:
             pairs = (rng.choice(list(_CONSONANTS)) + rng.choice(list(_VOWELS)) for _ in range((length + 1) // 2))
@@ -217,6 +287,32 @@ class SyntheticTextSource(TextSource):
             text = "".join(rng.choice(list(self.alphabet), size=length))
         text = " ".join(text.split()) or str(rng.choice([c for c in self.alphabet if c != " "]))
         return text.upper() if self._uppercase and style < self.upper_ratio else text
+
+    def lexicon_line(self, rng: np.random.Generator, length: int) -> str:
+        """Real words by frequency (rank-weighted, so that rarer words come too), joined by spaces where the
+        alphabet has one, up to ``length`` characters; in the case patterns of real text."""
+        words, cumulative = self._lexicon
+        text = ""
+        while True:
+            word = words[min(int(np.searchsorted(cumulative, rng.random())), len(words) - 1)]
+            candidate = f"{text} {word}" if text else word
+            if len(candidate) > max(length, len(word) if not text else 0) or (text and " " not in self.alphabet):
+                break
+            text = candidate
+            if rng.random() < 0.5:
+                break
+        text = text[:self.max_length] or word[:self.max_length]
+        if not self._uppercase:
+            return text
+        pattern = rng.random()  # lower, Title, UPPER, or one odd capital (iPhone, eBay)
+        if pattern < 0.25:
+            return text.title()
+        if pattern < 0.37:
+            return text.upper()
+        if pattern < 0.40:
+            position = int(rng.integers(len(text)))
+            return text[:position] + text[position].upper() + text[position + 1:]
+        return text
 
     def fonts_for(self, text: str) -> List[str]:
         """The fonts that have a glyph for every symbol of ``text`` (its spaces too)."""

@@ -1,7 +1,7 @@
 """Text-line images to tensors: the input geometry (height, width rule, channels, normalization) and the
 training augmentation. Nothing here depends on the rest of the package."""
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import albumentations as A
 import cv2
@@ -67,18 +67,49 @@ def resize_line(image: Image.Image, height: int = 32, max_width: int = 320, chan
     return LineGeometry(height=height, max_width=max_width, channels=channels).to_tensor(image)
 
 
+def build_transform(step: Dict[str, Any]) -> A.BasicTransform:
+    """One albumentations transform from YAML: ``{transform: <class name>, <its args>}``; the ``transforms`` of
+    ``OneOf`` and ``SomeOf`` are steps too."""
+    step = dict(step)
+    name = step.pop("transform", None)
+    if not name or not hasattr(A, name):
+        raise ValueError(f"unknown albumentations transform {name!r} in {step} (write transform: <class name>)")
+    if "transforms" in step:
+        step["transforms"] = [build_transform(inner) for inner in step["transforms"]]
+    return getattr(A, name)(**step)
+
+
+def build_pipeline(steps: Sequence[Dict[str, Any]]) -> A.Compose:
+    """An albumentations pipeline from YAML steps (``build_transform``)."""
+    return A.Compose([build_transform(step) for step in steps])
+
+
+# The distortions of a training line, as albumentations steps (the data module's ``augment`` takes a list like it
+# from YAML, each strength a setting). Small, so that the text stays readable: geometry (tilt, shear, perspective,
+# slight curvature), stroke width (erosion or dilation), uneven lighting and texture, low resolution then upscaling,
+# blur, noise, contrast and JPEG.
+DEFAULT_LINE_AUGMENT: Tuple[Dict[str, Any], ...] = (
+    dict(transform="Affine", rotate=(-3, 3), shear={"x": (-12, 12), "y": (-2, 2)}, scale=(0.95, 1.05),
+         fit_output=True, border_mode=cv2.BORDER_REPLICATE, p=0.6),
+    dict(transform="Perspective", scale=(0.01, 0.04), fit_output=True, border_mode=cv2.BORDER_REPLICATE, p=0.3),
+    dict(transform="OpticalDistortion", distort_limit=(-0.08, 0.08), border_mode=cv2.BORDER_REPLICATE, p=0.2),
+    dict(transform="Morphological", scale=(2, 2), operation="erosion", p=0.1),
+    dict(transform="Morphological", scale=(2, 2), operation="dilation", p=0.1),
+    dict(transform="Illumination", mode="linear", intensity_range=(0.05, 0.2), p=0.2),
+    dict(transform="PlasmaBrightnessContrast", brightness_range=(-0.15, 0.15), contrast_range=(-0.15, 0.15),
+         p=0.15),
+    dict(transform="Downscale", scale_range=(0.5, 0.9), p=0.2),
+    dict(transform="OneOf", transforms=[dict(transform="GaussianBlur", blur_limit=(3, 5)),
+                                        dict(transform="MotionBlur", blur_limit=(3, 5))], p=0.3),
+    dict(transform="GaussNoise", std_range=(0.02, 0.08), p=0.3),
+    dict(transform="RandomBrightnessContrast", brightness_limit=0.2, contrast_limit=0.3, p=0.3),
+    dict(transform="ImageCompression", quality_range=(40, 95), p=0.2),
+)
+
+
 def default_augment() -> A.Compose:
-    """Geometric and photometric distortions of a line (small, so that the text stays readable)."""
-    border = dict(border_mode=cv2.BORDER_REPLICATE)
-    return A.Compose([
-        A.Affine(rotate=(-3, 3), shear={"x": (-12, 12), "y": (-2, 2)}, scale=(0.95, 1.05), fit_output=True,
-                 p=0.6, **border),
-        A.Perspective(scale=(0.01, 0.04), fit_output=True, p=0.3, **border),
-        A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 5))], p=0.3),
-        A.GaussNoise(std_range=(0.02, 0.08), p=0.3),
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.3, p=0.3),
-        A.ImageCompression(quality_range=(40, 95), p=0.2),
-    ])
+    """``DEFAULT_LINE_AUGMENT`` as a pipeline."""
+    return build_pipeline(DEFAULT_LINE_AUGMENT)
 
 
 def augment_line(augment: A.Compose, image: Image.Image, seed: int) -> Image.Image:
