@@ -104,6 +104,7 @@ class TextRecognitionDataModule(ResumableDataModule):
             source.use_charset(self.charset.symbols, self.charset.case_sensitive)
         self.train_size, self.seed = train_size, seed
         self.augment, self.augment_eval = augment, augment_eval
+        line_augment(augment), line_augment(augment_eval)  # a bad step fails here, not in a loader worker
         self.predict_paths = predict_paths or []
 
     # linked into the task by the CLI

@@ -181,3 +181,55 @@ def test_collator_pads_and_reports_skips():
     assert LineCollator(LineGeometry(pad_to="max", max_width=320))(samples)["images"].shape[-1] == 320
     empty = LineCollator()([SkippedSample("k", "image", "x")])
     assert empty["labels"] == [] and len(empty["skipped"]) == 1
+
+
+def test_lines_of_real_words_in_real_case_patterns():
+    import wordfreq
+    known = set(wordfreq.top_n_list("en", 50_000))
+    source = SyntheticTextSource(size=300, seed=0, lexicon_ratio=1.0, number_ratio=0.0, font_dirs=[])
+    alnum62 = Charset.from_spec("alnum62")
+    source.use_charset(alnum62.symbols, alnum62.case_sensitive)
+    lines = [source.load(i)[1] for i in range(300)]
+    words = [w for line in lines for w in line.split()]
+    assert sum(w.lower() in known for w in words) / len(words) > 0.95
+    assert any(a == b for line in lines for a, b in zip(line, line[1:]))  # doubled letters, as real words have
+    patterns = {("upper" if w.isupper() else "title" if w.istitle() else "lower" if w.islower() else "mixed")
+                for w in words if len(w) > 1}
+    assert {"upper", "title", "lower"} <= patterns
+
+
+def test_numbers_in_real_forms_follow_the_charset():
+    source = SyntheticTextSource(size=200, seed=0, lexicon_ratio=0.0, number_ratio=1.0, font_dirs=[])
+    printable = Charset.from_spec("printable")
+    source.use_charset(printable.symbols, printable.case_sensitive)
+    lines = [source.load(i)[1] for i in range(200)]
+    import re
+    assert any(re.fullmatch(r"(19|20)\d\d", t) for t in lines)  # years
+    assert any(re.fullmatch(r"\$?\d+\.\d\d", t) for t in lines)  # amounts and prices
+    assert any(re.fullmatch(r"\d\d/\d\d/\d{4}", t) for t in lines)  # dates
+    digits = SyntheticTextSource(size=50, seed=0, lexicon_ratio=0.0, number_ratio=1.0, font_dirs=[])
+    digits.use_charset(list("0123456789"), True)
+    assert all(t.isdigit() for t in (digits.load(i)[1] for i in range(50)))
+
+
+def test_lexicon_file_missing_or_empty(tmp_path):
+    with pytest.raises(FileNotFoundError, match="lexicon file not found"):
+        SyntheticTextSource(size=4, lexicon=str(tmp_path / "none.txt"), font_dirs=[])
+    (tmp_path / "empty.txt").write_text("\n \n")
+    with pytest.raises(ValueError, match="has no words"):
+        SyntheticTextSource(size=4, lexicon=str(tmp_path / "empty.txt"), font_dirs=[])
+    (tmp_path / "mine.txt").write_text("zebra\nquokka\n")
+    source = SyntheticTextSource(size=40, seed=1, lexicon=str(tmp_path / "mine.txt"), lexicon_ratio=1.0,
+                                 number_ratio=0.0, font_dirs=[])
+    assert {source.load(i)[1].lower() for i in range(40)} <= {"zebra", "quokka", "zebra quokka", "quokka zebra",
+                                                             "zebra zebra", "quokka quokka"}
+
+
+def test_augmentation_steps_from_yaml():
+    steps = [dict(transform="Morphological", scale=[2, 2], operation="erosion", p=1.0),
+             dict(transform="OneOf", transforms=[dict(transform="GaussianBlur"), dict(transform="MotionBlur")])]
+    data = TextRecognitionDataModule(augment=steps, num_workers=0)
+    augment = data._dataset(data.train_sources, data.augment).augment
+    assert [type(t).__name__ for t in augment.transforms] == ["Morphological", "OneOf"]
+    with pytest.raises(ValueError, match="unknown albumentations transform 'Blurr'"):  # when the module is built
+        TextRecognitionDataModule(augment=[dict(transform="Blurr")], num_workers=0)
