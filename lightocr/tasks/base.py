@@ -81,21 +81,19 @@ class BaseTask(LightningModule):
         """The learning-rate factor at a step. The schedule follows the share of the run done: steps of
         ``total_steps``, or, when ``trainer.max_time`` bounds the run (Lightning's ``Timer``), the elapsed share of
         that time if it is further along, so that a time-bound run ends with its rate decayed on any machine.
-        Warmup takes the first ``warmup_steps / total_steps`` of the run, then cosine decay to ``min_lr_ratio``."""
-        warmup_share = min(1.0, self.warmup_steps / total_steps)
-        floor, cosine = self.min_lr_ratio, self.scheduler_name == "cosine"
+        Warmup over ``warmup_steps`` (the same share of a time-bound run), then cosine decay to ``min_lr_ratio``."""
+        warmup, floor, cosine = self.warmup_steps, self.min_lr_ratio, self.scheduler_name == "cosine"
 
         def factor(step: int) -> float:
-            done = (step + 1) / total_steps
+            position = float(step)  # in steps; a time-bound run is as far as its elapsed share of the time
             if timer is not None and timer.time_remaining() is not None:
                 elapsed = timer.time_elapsed()
-                done = max(done, elapsed / max(elapsed + timer.time_remaining(), 1e-9))
-            done = min(1.0, done)
-            if done < warmup_share:
-                return done / warmup_share
+                position = max(position, elapsed / max(elapsed + timer.time_remaining(), 1e-9) * total_steps - 1)
+            if position < warmup:
+                return (position + 1) / warmup
             if not cosine:
                 return 1.0
-            progress = (done - warmup_share) / max(1e-9, 1 - warmup_share)
+            progress = min(1.0, (position - warmup) / max(1, total_steps - warmup))
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
         return factor
 

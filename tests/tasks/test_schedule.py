@@ -49,10 +49,10 @@ def test_schedule_follows_max_time_when_it_ends_first(tmp_path, fake_clock):
             callbacks=[fake_clock, record]).fit(task, datamodule=data)
     rates = record.rates
     assert 11 <= len(rates) <= 13  # the Timer stopped the run at 120 s
-    # warmup is the first 10% of the run (100 of 1000 steps): 12 s of 120. The rate of batch i is set after
-    # batch i - 1, when i batches of 10 s have started
-    elapsed_share = [10 * i / 120 for i in range(len(rates))]
-    expected = [min(1.0, s / 0.1) if s < 0.1 else
-                0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * (s - 0.1) / 0.9)) for s in elapsed_share]
+    # the rate of batch i is set after batch i - 1, when i batches of 10 s have started: the run is as far as
+    # step 1000 * 10 i / 120 - 1; warmup is its first 100 steps (12 s of 120), then cosine over the other 900
+    positions = [1000 * 10 * i / 120 - 1 for i in range(len(rates))]
+    expected = [(p + 1) / 100 if p < 100 else
+                0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, (p - 100) / 900))) for p in positions]
     assert rates[1:] == pytest.approx([1e-2 * e for e in expected[1:]], rel=1e-6)
     assert rates[-1] < 0.05e-2  # decayed at the end of the time, not at step 1000
