@@ -1,11 +1,14 @@
 """Synthetic text lines, rendered on the fly from fonts that need no download.
 
-Fonts: Pillow's built-in scalable font and every TrueType/OpenType file under a configurable list of folders:
-by default the system font folders and the fonts that installed packages ship (matplotlib: DejaVu, the Times-like
-STIX and Computer Modern). A font is used for a line only when its character map has every symbol of the line (a
-missing glyph would render as a box); a font that cannot be read is skipped, counted in one warning; a charset
-that no font covers is an error naming the missing symbols. Each line has a random string or pseudo-word, font,
-size, colours, letter spacing and margins. The symbols follow the run's charset (the data module hands it over): digits for
+Fonts: Pillow's built-in scalable font, OpenCV's Hershey stroke fonts and every TrueType/OpenType file under a
+configurable list of folders: by default the system font folders and the fonts that installed packages ship
+(matplotlib: DejaVu, the Times-like STIX and Computer Modern; the Google Fonts families of the ``fontpkg-*``
+packages lightocr depends on: serif, sans, slab, condensed and monospaced faces, most of them variable in weight
+and width). A font is used for a line only when its character map has every symbol of the line (a missing glyph
+would render as a box); a font that cannot be read is skipped, counted in one warning; a charset that no font
+covers is an error naming the missing symbols. Each line has real words, a number, a random string or
+pseudo-word, and a random font, size, weight and width, colours, kerning or letter spacing, and margins around
+its ink. The symbols follow the run's charset (the data module hands it over): digits for
 ``digits``, punctuation and spaces for ``printable``, a dictionary file's own symbols. Case is a property of
 the whole line (lower, Title or UPPER words; lower or UPPER random strings): random case inside a random string
 would make ``l``/``I``/``1`` and ``o``/``O``/``0`` impossible to tell apart without context, which no reader of
@@ -17,17 +20,25 @@ renders new ones, and a validation set with another seed never repeats a trainin
 """
 import fnmatch
 import functools
+import importlib.metadata
+import importlib.util
 import string
 import warnings
 from pathlib import Path
 from typing import FrozenSet, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .sources import Sample, TextSource
 
 BUILTIN_FONT = "builtin"
+# OpenCV's Hershey stroke fonts (printable ASCII), upright and slanted; the two script faces are left out, as
+# cursive is not what documents and signs are printed in
+HERSHEY_FONTS = {f"hershey_{name.lower()}{'_italic' if italic else ''}": getattr(cv2, f"FONT_HERSHEY_{name}") | italic
+                 for name in ("SIMPLEX", "PLAIN", "DUPLEX", "COMPLEX", "TRIPLEX", "COMPLEX_SMALL")
+                 for italic in (0, cv2.FONT_ITALIC)}
 SYSTEM_FONT_DIRS: Tuple[str, ...] = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts",
                                      "~/.fonts", "/Library/Fonts", "C:/Windows/Fonts")
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
@@ -35,15 +46,23 @@ FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 # symbols and math italic without spaces at the ASCII code points (Computer Modern's cmex, cmsy, cmmi; seen in a
 # rendered grid of every font)
 PLACEHOLDER_FONTS = ("LastResort*", "cmex10*", "cmsy10*", "cmmi10*")
+# hairline weights, which fade into the background once blurred (seen in a rendered grid); the default exclusion
+HAIRLINE_FONTS = ("*Thin*", "*Hairline*")
 
 
 def package_font_dirs() -> List[str]:
-    """Font folders that installed packages ship: matplotlib's (DejaVu, STIX, Computer Modern)."""
-    try:
-        import matplotlib
-    except ImportError:
-        return []
-    return [str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf")]
+    """Font folders that installed packages ship: matplotlib's (DejaVu, STIX, Computer Modern) and every Google
+    Fonts family installed as a ``fontpkg-<family>`` package (found by their ``fontpkg.family`` entry points,
+    without importing them); the families lightocr depends on are listed in its ``pyproject.toml``."""
+    folders = []
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.origin:
+        folders.append(str(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"))
+    for entry in sorted(importlib.metadata.entry_points(group="fontpkg.family"), key=lambda e: e.name):
+        spec = importlib.util.find_spec(entry.value)
+        if spec is not None and spec.submodule_search_locations:
+            folders.append(str(Path(list(spec.submodule_search_locations)[0]) / "files"))
+    return folders
 
 
 DEFAULT_FONT_DIRS: Tuple[str, ...] = SYSTEM_FONT_DIRS + tuple(package_font_dirs())
@@ -56,12 +75,14 @@ def find_fonts(
         builtin: bool = True,
         include: Optional[Sequence[str]] = None,
         exclude: Optional[Sequence[str]] = None,
+        hershey: bool = True,
 ) -> List[str]:
     """Font files under ``font_dirs`` (recursively; one file per file name, the first found), filtered by
-    file-name patterns, plus Pillow's built-in font; placeholder fonts are left out.
+    file-name patterns, plus Pillow's built-in font and OpenCV's Hershey fonts; placeholder fonts are left out.
 
     ``include`` keeps only the fonts whose file name matches one of its patterns (``builtin`` names the
-    built-in font); ``exclude`` then removes matches. Folders that do not exist are skipped.
+    built-in font, ``hershey_*`` the Hershey fonts); ``exclude`` then removes matches. Folders that do not exist
+    are skipped.
     """
     found = {}
     for folder in font_dirs:
@@ -69,7 +90,8 @@ def find_fonts(
         if root.is_dir():
             for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in FONT_SUFFIXES):
                 found.setdefault(path.name, str(path))
-    fonts = ([BUILTIN_FONT] if builtin else []) + [found[name] for name in sorted(found)]
+    fonts = ([BUILTIN_FONT] if builtin else []) + (list(HERSHEY_FONTS) if hershey else []) + \
+        [found[name] for name in sorted(found)]
 
     def matches(font: str, patterns: Sequence[str]) -> bool:
         return any(fnmatch.fnmatch(Path(font).name, pattern) for pattern in patterns)
@@ -86,7 +108,7 @@ def find_fonts(
 @functools.lru_cache(maxsize=None)
 def font_symbols(font: str) -> FrozenSet[str]:
     """The characters a font has glyphs for (its character map); Pillow's built-in font covers printable ASCII."""
-    if font == BUILTIN_FONT:
+    if font == BUILTIN_FONT or font in HERSHEY_FONTS:
         return frozenset(string.printable)
     from fontTools.ttLib import TTFont
     with TTFont(font, lazy=True, fontNumber=0) as face:
@@ -113,10 +135,67 @@ def usable_fonts(fonts: Sequence[str]) -> List[str]:
 
 
 @functools.lru_cache(maxsize=512)
-def load_font(font: str, size: int) -> ImageFont.FreeTypeFont:
+def load_font(font: str, size: int) -> Optional[ImageFont.FreeTypeFont]:
+    """A FreeType font at a size; None for a Hershey font (OpenCV draws those)."""
+    if font in HERSHEY_FONTS:
+        return None
     if font == BUILTIN_FONT:
         return ImageFont.load_default(size)
     return ImageFont.truetype(font, size)
+
+
+@functools.lru_cache(maxsize=None)
+def variation_axes(font: str) -> Tuple[dict, ...]:
+    """The axes of a variable font (Pillow's ``get_variation_axes``); empty for a static one."""
+    loaded = load_font(font, 20)
+    try:
+        return tuple(loaded.get_variation_axes()) if loaded is not None else ()
+    except OSError:  # FreeType's answer for a font without variations
+        return ()
+
+
+def vary_font(font: str, loaded: ImageFont.FreeTypeFont, rng: np.random.Generator) -> None:
+    """Set a random weight (300 to 800) and width (75% to 100%) on a variable font, within its own ranges;
+    other axes (optical size) keep their defaults."""
+    axes = variation_axes(font)
+    if not axes:
+        return
+    wanted = {b"Weight": (300, 800), b"Width": (75, 100)}
+    values = []
+    for axis in axes:
+        low, high = wanted.get(axis["name"], (axis["default"], axis["default"]))
+        low, high = max(low, axis["minimum"]), min(high, axis["maximum"])
+        values.append(float(rng.uniform(low, high)) if low < high else axis["default"])
+    loaded.set_variation_by_axes(values)
+
+
+def draw_text_mask(font: str, size: int, text: str, spacing: int, rng: np.random.Generator
+                   ) -> Tuple[Image.Image, Tuple[int, int]]:
+    """The text drawn white on black with generous margins (an ``L`` image), whole when ``spacing`` is 0 (with
+    the font's kerning) or glyph by glyph; and the top and bottom of the font's cap-to-descender box (``Hg``)."""
+    loaded = load_font(font, size)
+    margin = size
+    if loaded is None:  # Hershey: OpenCV draws whole strings at a scale, with a stroke thickness
+        face = HERSHEY_FONTS[font]
+        (_, cap), _ = cv2.getTextSize("H", face, 1.0, 1)
+        scale, thickness = 0.7 * size / cap, int(rng.integers(1, max(1, size // 12) + 1))
+        (width, cap), descent = cv2.getTextSize(text, face, scale, thickness)
+        canvas = np.zeros((cap + descent + 2 * margin, width + 2 * margin), np.uint8)
+        cv2.putText(canvas, text, (margin, margin + cap), face, scale, 255, thickness, cv2.LINE_AA)
+        return Image.fromarray(canvas), (margin, margin + cap + descent)
+    vary_font(font, loaded, rng)
+    advances = [loaded.getlength(c) for c in text] if spacing else [loaded.getlength(text)]
+    ascent, descent = loaded.getmetrics()
+    stroke = 1 if size >= 28 and rng.random() < 0.15 else 0  # a bolder stroke now and then
+    width = int(np.ceil(sum(advances) + spacing * (len(advances) - 1)))
+    mask = Image.new("L", (width + 2 * margin, ascent + descent + 2 * margin), 0)
+    draw = ImageDraw.Draw(mask)
+    x = float(margin)
+    for piece, advance in zip(text if spacing else [text], advances):
+        draw.text((x, margin), piece, font=loaded, fill=255, stroke_width=stroke, stroke_fill=255)
+        x += advance + spacing
+    _, top, _, bottom = draw.textbbox((margin, margin), "Hg", font=loaded)
+    return mask, (top, bottom)
 
 
 def line_alphabet(symbols: Sequence[str], case_sensitive: bool) -> str:
@@ -183,7 +262,8 @@ class SyntheticTextSource(TextSource):
         lexicon_ratio: share of lines of real words (by frequency, with doubled letters as real words have them,
             in lower, Title, UPPER case and the odd inner capital), where the alphabet can write them.
         number_ratio: share of lines that are numbers in real forms (years, amounts, prices, codes, dates).
-        font_dirs, builtin_font, font_include, font_exclude: which fonts (see ``find_fonts``).
+        font_dirs, builtin_font, font_include, font_exclude, hershey_fonts: which fonts (see ``find_fonts``); the
+            hairline weights (``HAIRLINE_FONTS``) are excluded unless ``font_exclude`` says otherwise.
         font_size: range of the font size in pixels before the line is scaled to the model's height.
     """
 
@@ -202,7 +282,8 @@ class SyntheticTextSource(TextSource):
             font_dirs: Sequence[str] = DEFAULT_FONT_DIRS,
             builtin_font: bool = True,
             font_include: Optional[Sequence[str]] = None,
-            font_exclude: Optional[Sequence[str]] = None,
+            font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS,
+            hershey_fonts: bool = True,
             font_size: Tuple[int, int] = (22, 40),
             ratio: float = 1.0,
             name: Optional[str] = None,
@@ -222,7 +303,7 @@ class SyntheticTextSource(TextSource):
             raise ValueError(f"SyntheticTextSource: lexicon_ratio and number_ratio are shares of the lines (sum at "
                              f"most 1), got {lexicon_ratio} and {number_ratio}")
         self.lexicon, self.lexicon_ratio, self.number_ratio = lexicon, lexicon_ratio, number_ratio
-        self.fonts = usable_fonts(find_fonts(font_dirs, builtin_font, font_include, font_exclude))
+        self.fonts = usable_fonts(find_fonts(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts))
         if not self.fonts:
             raise ValueError(f"SyntheticTextSource: no usable font in {list(font_dirs)} (builtin={builtin_font}, "
                              f"include={font_include}, exclude={font_exclude})")
@@ -320,29 +401,32 @@ class SyntheticTextSource(TextSource):
         return [font for font in self.fonts if symbols <= font_symbols(font)]
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
+        """The line in a random font, size, weight and width (variable fonts), spacing and colours, cropped
+        around its ink with random margins: the vertical extent is the ink of the line, or (for half the lines)
+        the font's cap-to-descender box as a line detector sees it, never the font's declared line height (which
+        differs threefold between fonts)."""
         fonts = self.fonts_for(text)
         if not fonts:
             raise ValueError(f"no font has every symbol of {text!r}")
-        font = load_font(fonts[int(rng.integers(len(fonts)))], int(rng.integers(self.font_size[0],
-                                                                                  self.font_size[1] + 1)))
-        size = font.size
-        spacing = int(rng.integers(-1, max(1, size // 6) + 1))
-        advances = [font.getlength(c) for c in text]
-        ascent, descent = font.getmetrics()
-        pad_x, pad_top, pad_bottom = (int(rng.integers(1, size // 2 + 2)), int(rng.integers(0, size // 4 + 1)),
-                                      int(rng.integers(0, size // 4 + 1)))
-        width = int(np.ceil(sum(advances) + spacing * (len(text) - 1))) + 2 * pad_x
-        height = ascent + descent + pad_top + pad_bottom
+        font = fonts[int(rng.integers(len(fonts)))]
+        size = int(rng.integers(self.font_size[0], self.font_size[1] + 1))
+        # half the lines whole, with the font's kerning; the others glyph by glyph with a letter spacing
+        spacing = 0 if rng.random() < 0.5 else int(rng.integers(-1, max(1, size // 6) + 1))
+        mask, (ref_top, ref_bottom) = draw_text_mask(font, size, text, spacing, rng)
+        left, top, right, bottom = mask.getbbox() or (0, 0, mask.width, mask.height)
+        if rng.random() < 0.5:
+            top, bottom = min(top, ref_top), max(bottom, ref_bottom)
+        ink = max(1, bottom - top)
+        pad_x, pad_top, pad_bottom = (int(rng.integers(1, ink // 2 + 2)), int(rng.integers(0, ink // 4 + 1)),
+                                      int(rng.integers(0, ink // 4 + 1)))
+        mask = mask.crop((left - pad_x, top - pad_top, right + pad_x, bottom + pad_bottom))
         background = rng.integers(0, 256, 3)
         foreground = rng.integers(0, 256, 3)
-        if abs(int(background.mean()) - int(foreground.mean())) < 80:  # keep the text legible
-            foreground = np.where(background.mean() > 127, rng.integers(0, 70, 3), rng.integers(185, 256, 3))
-        image = Image.new("RGB", (max(width, 1), height), tuple(int(v) for v in background))
-        draw = ImageDraw.Draw(image)
-        x = float(pad_x)
-        for char, advance in zip(text, advances):
-            draw.text((x, pad_top), char, font=font, fill=tuple(int(v) for v in foreground))
-            x += advance + spacing
+        luma = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's grayscale conversion
+        if abs(float(luma @ background) - float(luma @ foreground)) < 80:  # legible in colour and in grayscale
+            foreground = rng.integers(0, 50, 3) if luma @ background > 127 else rng.integers(205, 256, 3)
+        image = Image.new("RGB", mask.size, tuple(int(v) for v in background))
+        image.paste(tuple(int(v) for v in foreground), mask=mask)
         return image
 
     def load(self, index: int, epoch: int = 0) -> Sample:

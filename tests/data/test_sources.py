@@ -5,10 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from lightocr.data import (BadSampleError, LabelFileSource, LineCollator, LineGeometry, LmdbSource, MixedSource,
                            SkippedSample, SyntheticTextSource, TextLineDataset, TextRecognitionDataModule, find_fonts,
                            resize_line)
+from lightocr.data.synthetic import draw_text_mask
 from lightocr.ocr import Charset
 
 ALNUM = Charset.from_spec("alnum36")
@@ -97,9 +99,56 @@ def test_synthetic_is_deterministic_per_index_seed_and_epoch():
 
 def test_synthetic_fonts_are_configurable(tmp_path):
     with pytest.raises(ValueError, match="no font found"):
-        SyntheticTextSource(font_dirs=[str(tmp_path)], builtin_font=False)
-    only_builtin = SyntheticTextSource(size=5, font_dirs=[str(tmp_path)])
+        SyntheticTextSource(font_dirs=[str(tmp_path)], builtin_font=False, hershey_fonts=False)
+    only_builtin = SyntheticTextSource(size=5, font_dirs=[str(tmp_path)], hershey_fonts=False)
     assert only_builtin.fonts == ["builtin"]
+    hershey = SyntheticTextSource(size=5, font_dirs=[str(tmp_path)], builtin_font=False, font_exclude=["*italic"])
+    assert hershey.fonts == ["hershey_simplex", "hershey_plain", "hershey_duplex", "hershey_complex",
+                             "hershey_triplex", "hershey_complex_small"]
+
+
+def ink_columns(image):
+    """Columns of a rendered line that differ from its background colour (the corner pixel)."""
+    pixels = np.asarray(image.convert("L"), dtype=np.int16)
+    return np.flatnonzero((np.abs(pixels - pixels[0, 0]) > 60).any(axis=0))
+
+
+def test_lines_are_cropped_around_their_ink_whatever_the_font_metrics():
+    """STIX declares a line height 1.3 times DejaVu's for the same size: the crop follows the ink (or the
+    font's cap-to-descender box), so that a font's declared metrics do not shrink its letters in the line."""
+    def ink_share(font):  # median share of a line's height that its ink spans, and the ink's horizontal margins
+        source = SyntheticTextSource(size=40, seed=3, font_include=[font], lexicon_ratio=1.0, number_ratio=0.0,
+                                     font_size=(30, 30))
+        shares = []
+        for index in range(40):
+            image, text, _ = source.load(index)
+            columns = ink_columns(image)
+            assert columns[0] <= image.height // 2 + 1 and image.width - 1 - columns[-1] <= image.height // 2 + 1
+            rows = ink_columns(image.transpose(Image.Transpose.TRANSPOSE))
+            shares.append((rows[-1] - rows[0] + 1) / image.height)
+        return float(np.median(shares))
+
+    reference = ink_share("DejaVuSans.ttf")
+    for font in ("hershey_duplex", "STIXGeneral.ttf", "builtin", "cmr10.ttf"):
+        assert 0.8 * reference <= ink_share(font) <= 1.25 * reference, font
+
+
+def test_fontpkg_families_and_variable_weights_are_used():
+    """The Google Fonts packages lightocr depends on are found by their entry points; a variable font draws
+    lines at other weights (the ink of a bold instance covers more pixels than a light one)."""
+    names = {Path(f).name for f in find_fonts()}
+    assert {"PT_Serif-Web-Regular.ttf", "Roboto[wdth,wght].ttf", "Inconsolata[wdth,wght].ttf"} <= names
+
+    def darkness_range(font):  # the same word at one size, whole: how much the ink per column varies
+        darkness = []
+        for seed in range(30):
+            mask = draw_text_mask(find_fonts(include=[font])[0], 24, "oooooo", 0, np.random.default_rng(seed))[0]
+            ink = np.asarray(mask) > 127
+            darkness.append(ink.sum() / ink.any(axis=0).sum())
+        return max(darkness) / min(darkness)
+
+    assert darkness_range("PT_Serif-Web-Regular.ttf") == 1.0  # a static font: one weight
+    assert darkness_range("Roboto[[]wdth,wght].ttf") > 1.5
 
 
 @pytest.mark.parametrize("charset,allowed,needed", [
@@ -145,11 +194,11 @@ def test_unreadable_fonts_are_skipped_with_one_warning(tmp_path):
     real = next(f for f in find_fonts() if f.endswith("DejaVuSans.ttf"))
     (fonts / "DejaVuSans.ttf").write_bytes(Path(real).read_bytes())
     with pytest.warns(UserWarning, match=r"skipped 2 font file\(s\) that cannot be used: .*broken"):
-        source = SyntheticTextSource(size=4, font_dirs=[str(fonts)], builtin_font=False)
+        source = SyntheticTextSource(size=4, font_dirs=[str(fonts)], builtin_font=False, hershey_fonts=False)
     assert [Path(f).name for f in source.fonts] == ["DejaVuSans.ttf"]
     (fonts / "DejaVuSans.ttf").unlink()
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="no usable font"):
-        SyntheticTextSource(size=4, font_dirs=[str(fonts)], builtin_font=False)
+        SyntheticTextSource(size=4, font_dirs=[str(fonts)], builtin_font=False, hershey_fonts=False)
 
 
 def test_fonts_that_packages_ship_are_found():
@@ -159,7 +208,6 @@ def test_fonts_that_packages_ship_are_found():
 
 
 def test_resize_keeps_aspect_and_squeezes_wide_lines():
-    from PIL import Image
     assert resize_line(Image.new("RGB", (100, 50)), 32, 320).shape == (3, 32, 64)
     # a line 50 times wider than high is squeezed to max_width
     assert resize_line(Image.new("L", (2000, 40)), 32, 320, channels=1).shape == (1, 32, 320)
