@@ -374,32 +374,64 @@ def load_task(checkpoint: str, task_name: str = "TextRecognitionTask", map_locat
     return task.to(map_location).eval()
 
 
+def open_reader(model: str, task_name: str, engine: Optional[str] = None, optimize: bool = True,
+                compile: bool = False, beam_width: Optional[int] = None, threads: Optional[int] = None):
+    """A reader (``lightocr.inference``) of a checkpoint or an exported ``.onnx`` file, run by ``engine``
+    (default: PyTorch for a checkpoint, ONNX Runtime for an exported file). PyTorch reads with BatchNorm folded
+    and channels_last unless ``optimize=False``; a checkpoint given to ONNX Runtime is exported in memory."""
+    from .inference import check_engine, export_in_memory, open_onnx, optimize_for_inference
+
+    _, kind, _ = TASK_MARKS[task_name]
+    exported = Path(model).suffix.lower() == ".onnx"
+    engine = engine or ("onnxruntime" if exported else "torch")
+    check_engine(engine)
+    if exported and engine == "torch":
+        raise SystemExit(f"{model} is an exported ONNX file: read it with --engine onnxruntime (or give the "
+                         f"checkpoint it came from to --engine torch)")
+    if exported:
+        return open_onnx(model, kind, threads, beam_width=beam_width)
+    task = load_task(model, task_name)
+    if beam_width:
+        task.decoder.beam_width = beam_width
+    if engine == "onnxruntime":
+        return open_onnx(export_in_memory(task), kind, threads, beam_width=beam_width)
+    return optimize_for_inference(task, compile=compile) if optimize else task
+
+
 def read_main(argv: List[str], task_name: str = "TextRecognitionTask") -> int:
     """``lightocr read`` (text lines) and ``lightocr classify`` (images): one ``path<TAB>text<TAB>confidence``
     line per image."""
     from .data.sources import ImageFilesSource
+    from .inference import ENGINES
     from .tasks import predict_source
 
     _, _, command = TASK_MARKS[task_name]
-    what = ("Read text lines with a trained checkpoint: one line per image, path<TAB>text<TAB>confidence"
+    what = ("Read text lines with a trained model: one line per image, path<TAB>text<TAB>confidence"
             if command == "read" else
-            "Classify images with a trained checkpoint: one line per image, path<TAB>class<TAB>probability")
+            "Classify images with a trained model: one line per image, path<TAB>class<TAB>probability")
     parser = argparse.ArgumentParser(prog=f"lightocr {command}", description=f"{what}. Images are shaped as the "
-                                     "checkpoint was trained (its saved input settings).")
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning fit`")
+                                     "model was trained (the input settings saved with it).")
+    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning fit`, or a model "
+                        "exported by `lightocr export` (.onnx)")
     parser.add_argument("images", nargs="+", help="image files or folders")
+    parser.add_argument("--engine", choices=ENGINES, default=None,
+                        help="torch (default for a checkpoint) or onnxruntime (default for an .onnx file; a "
+                             "checkpoint is exported in memory)")
+    parser.add_argument("--compile", action="store_true", help="torch engine: wrap the network in torch.compile")
+    parser.add_argument("--no-optimize", action="store_true",
+                        help="torch engine: run the network as trained (no BatchNorm folding, no channels_last)")
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime engine: intra-op threads")
     if command == "read":
-        parser.add_argument("--beam-width", type=int, default=None, help="beam search width (default: the task's)")
+        parser.add_argument("--beam-width", type=int, default=None, help="beam search width (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
-    task = load_task(args.ckpt, task_name)
-    if getattr(args, "beam_width", None):
-        task.decoder.beam_width = args.beam_width
+    reader = open_reader(args.ckpt, task_name, args.engine, not args.no_optimize, args.compile,
+                         getattr(args, "beam_width", None), args.threads)
     source = ImageFilesSource(args.images)
     if len(source) == 0:
         raise SystemExit(f"no images found in {args.images}")
     failed = 0
-    for rows, batch in predict_source(task, source, args.batch_size):
+    for rows, batch in predict_source(reader, source, args.batch_size):
         for skipped in batch["skipped"]:
             print(f"{skipped.key}: {skipped.reason}", file=sys.stderr)
             failed += 1
@@ -408,9 +440,38 @@ def read_main(argv: List[str], task_name: str = "TextRecognitionTask") -> int:
     return 1 if failed else 0
 
 
+def export_main(argv: List[str]) -> int:
+    """``lightocr export``: a checkpoint of either task to ONNX, with its reader's metadata."""
+    from .export import DEFAULT_OPSET, export_task, quantize_int8
+
+    parser = argparse.ArgumentParser(prog="lightocr export", description="Export a checkpoint (text recognition "
+                                     "or image classification) to ONNX with a dynamic batch (and line width), "
+                                     "carrying what a reader needs as metadata; read it with `lightocr read "
+                                     "--ckpt model.onnx`.")
+    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning fit`")
+    parser.add_argument("--out", required=True, help="the .onnx file to write")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    parser.add_argument("--int8", action="store_true",
+                        help="also write <out>.int8.onnx, dynamically quantized to int8 by ONNX Runtime's tools")
+    args = parser.parse_args(argv)
+    state = check_checkpoint_file(args.ckpt)
+    hparams = state.get("hyper_parameters", {})
+    task_name = next((name for name, (mark, _, _) in TASK_MARKS.items() if mark in hparams), None)
+    if task_name is None:
+        raise SystemExit(f"{args.ckpt} is not a lightocr task checkpoint (its hyperparameters name no charset or "
+                         f"classes)")
+    out = export_task(load_task(args.ckpt, task_name), args.out, args.opset)
+    print(f"wrote {out}")
+    if args.int8:
+        print(f"wrote {quantize_int8(out, out.with_suffix('.int8.onnx'))}")
+    return 0
+
+
 def lightocr_main(argv: Optional[List[str]] = None) -> None:
     words = sys.argv[1:] if argv is None else argv
     commands = {command: name for name, (_, _, command) in TASK_MARKS.items()}
     if words and words[0] in commands:
         sys.exit(read_main(words[1:], commands[words[0]]))
+    if words and words[0] == "export":
+        sys.exit(export_main(words[1:]))
     lightning_main(argv)

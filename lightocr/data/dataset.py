@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 import numpy as np
 from PIL import Image
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from ..ocr.charset import Charset
 from .sources import TextSource
@@ -130,3 +130,11 @@ class LineCollator:
             images[i, :, :, :widths[i]] = sample["image"]
         return dict(images=images, widths=torch.tensor(widths), labels=[s["label"] for s in kept],
                     keys=[s["key"] for s in kept], skipped=skipped)
+
+
+def line_loader(source: TextSource, charset: Charset, geometry: LineGeometry, batch_size: int = 32,
+                require_label: bool = False, augment: Optional[Callable] = None) -> DataLoader:
+    """Batches of a source shaped by ``geometry``, in order, in this process: what a reader of lines runs
+    (``lightocr read`` with either engine, the evaluation scripts)."""
+    dataset = TextLineDataset(source, charset, geometry, require_label=require_label, augment=augment)
+    return DataLoader(dataset, batch_size=batch_size, collate_fn=LineCollator(geometry))

@@ -158,6 +158,11 @@ class BaseTask(LightningModule):
         self.skip_totals = self._carried.clone()
 
 
+def prediction_rows(keys: List[str], predictions: List[Any]) -> List[Dict[str, Any]]:
+    """The rows a reader prints and ``lightning predict`` writes: ``key``, ``text``, ``confidence``."""
+    return [dict(key=key, text=p.text, confidence=p.confidence) for key, p in zip(keys, predictions)]
+
+
 def predict_source(task: BaseTask, source, batch_size: int = 32, **loader_kwargs: Any,
                    ) -> Iterator[Tuple[List[Dict[str, Any]], Dict[str, Any]]]:
     """Read a source with a task, its images shaped as the task's checkpoint was trained (``task.source_loader``):

@@ -12,10 +12,10 @@ from torch.utils.data import DataLoader
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from ..data.classification import ClassificationDataset, build_pipeline, collate_images
+from ..data.classification import image_loader
 from ..data.sources import TextSource
 from ..ocr.ctc import Prediction
-from .base import BaseTask
+from .base import BaseTask, prediction_rows
 
 
 def classification_metrics(prefix: str, num_classes: int) -> MetricCollection:
@@ -102,7 +102,7 @@ class ImageClassificationTask(BaseTask):
         if stage == "val":
             self.confusion.update(logits, targets)
         return dict(images=self._display(usable["images"]), labels=[self.classes[t] for t in targets.tolist()],
-                    predictions=self._predictions(logits))
+                    predictions=class_predictions(logits, self.classes))
 
     def _display(self, images: torch.Tensor) -> torch.Tensor:
         """Images back in [-1, 1] (from the input normalization), for sample tables."""
@@ -113,10 +113,6 @@ class ImageClassificationTask(BaseTask):
         if images.shape[1] == 1:
             mean, std = mean.mean(1, keepdim=True), std.mean(1, keepdim=True)
         return (images * std + mean) * 2 - 1
-
-    def _predictions(self, logits: torch.Tensor) -> List[Prediction]:
-        probabilities, indices = logits.float().softmax(-1).max(-1)
-        return [Prediction(self.classes[i], p) for i, p in zip(indices.tolist(), probabilities.tolist())]
 
     def validation_step(self, batch: Dict[str, Any], batch_idx: int) -> Optional[Dict[str, Any]]:
         return self._evaluate(batch, "val")
@@ -155,15 +151,11 @@ class ImageClassificationTask(BaseTask):
         """One row per readable image: ``key``, ``text`` (the class) and ``confidence`` (its probability)."""
         if not batch["keys"]:
             return []
-        return [dict(key=key, text=p.text, confidence=p.confidence)
-                for key, p in zip(batch["keys"], self._predictions(self(batch["images"])))]
+        return prediction_rows(batch["keys"], class_predictions(self(batch["images"]), self.classes))
 
     def source_loader(self, source: TextSource, batch_size: int = 32) -> DataLoader:
         """Batches of a source shaped as the checkpoint's inputs were (for ``lightocr classify``)."""
-        settings = dict(self.hparams.input_settings)
-        dataset = ClassificationDataset(source, self.classes, settings, build_pipeline(settings["eval_transforms"]),
-                                        require_label=False)
-        return DataLoader(dataset, batch_size=batch_size, collate_fn=collate_images)
+        return image_loader(source, self.classes, self.hparams.input_settings, batch_size)
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         """Refuse, before any weight is touched, a checkpoint of another task or another class list."""
@@ -176,6 +168,12 @@ class ImageClassificationTask(BaseTask):
             raise ValueError(f"the checkpoint's class list differs from the data's: checkpoint {len(theirs)} classes "
                              f"{theirs[:8]}..., data {len(ours)} classes {ours[:8]}...")
         self.carry_skip_counts(checkpoint)
+
+
+def class_predictions(logits: torch.Tensor, classes: Sequence[str]) -> List[Prediction]:
+    """The most probable class of each row of logits, with its probability."""
+    probabilities, indices = logits.float().softmax(-1).max(-1)
+    return [Prediction(classes[i], p) for i, p in zip(indices.tolist(), probabilities.tolist())]
 
 
 def confusion_image(matrix: np.ndarray, classes: Sequence[str], cell: int = 12) -> Image.Image:

@@ -6,14 +6,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics import MeanMetric, MetricCollection
 
-from ..data.dataset import LineCollator, TextLineDataset
+from ..data.dataset import line_loader
 from ..data.sources import TextSource
 from ..data.transforms import LineGeometry
 from ..ocr.charset import Charset
 from ..ocr.ctc import CTCDecoder, CTCLoss, LabelTooLongError, ctc_min_length
 from ..ocr.metrics import CharErrorRate, NormalizedEditDistance, WordAccuracy
 from ..ocr.model import CRNN
-from .base import BaseTask
+from .base import BaseTask, prediction_rows
 
 
 def recognition_metrics(prefix: str, charset: Sequence[str]) -> MetricCollection:
@@ -177,15 +177,13 @@ class TextRecognitionTask(BaseTask):
             return []
         logits = self(batch["images"], batch["widths"])
         lengths = self.model.sequence_lengths(batch["widths"].to(self.device)).clamp(max=logits.shape[1])
-        return [dict(key=key, text=p.text, confidence=p.confidence)
-                for key, p in zip(batch["keys"], self.decoder(logits, lengths.cpu()))]
+        return prediction_rows(batch["keys"], self.decoder(logits, lengths.cpu()))
 
     def source_loader(self, source: TextSource, batch_size: int = 32, require_label: bool = False,
                       augment: Optional[Callable] = None) -> DataLoader:
         """Batches of a source shaped with the task's own input geometry (for ``lightocr read`` and the evaluation
         scripts; ``augment`` distorts evaluation lines as training does)."""
-        dataset = TextLineDataset(source, self.charset, self.geometry, require_label=require_label, augment=augment)
-        return DataLoader(dataset, batch_size=batch_size, collate_fn=LineCollator(self.geometry))
+        return line_loader(source, self.charset, self.geometry, batch_size, require_label, augment)
 
     # checkpoints ------------------------------------------------------------------------------------
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
