@@ -84,8 +84,10 @@ class LightOCRCLI(LightningCLI):
 
     def __init__(self, *args: Any, **kwargs: Any):
         words = kwargs.get("args")
-        self.task_name = task_of(expand_config_bases(sys.argv[1:] if words is None else list(words))
-                                 if words is None or isinstance(words, (list, tuple)) else [])
+        # the command line with its config files' bases, read once: the task is picked from it, then it is parsed
+        self.expanded_args = (expand_config_bases(sys.argv[1:] if words is None else list(words))
+                              if words is None or isinstance(words, (list, tuple)) else None)
+        self.task_name = task_of(self.expanded_args or [])
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -108,8 +110,8 @@ class LightOCRCLI(LightningCLI):
         return Path("runs") / (Path(str(files[-1])).stem if files else "lightocr")
 
     def parse_arguments(self, parser, args) -> None:
-        if args is None or isinstance(args, (list, tuple)):  # the command line, with the config files' bases
-            self.config = parser.parse_args(expand_config_bases(sys.argv[1:] if args is None else list(args)))
+        if self.expanded_args is not None:
+            self.config = parser.parse_args(self.expanded_args)
         else:
             super().parse_arguments(parser, args)
         # before LightningCLI reads the checkpoint's hyperparameters, and before any training

@@ -84,7 +84,7 @@ def optimize_for_inference(task, fold: bool = True, channels_last: bool = True, 
     if channels_last:
         task.to(memory_format=torch.channels_last)
     if compile:
-        task.model = torch.compile(task.model)
+        task.model = torch.compile(task.model, dynamic=True)  # line widths vary: one graph for all
     return task
 
 

@@ -1,7 +1,11 @@
-"""Shared by the benchmark and train-then-evaluate scripts: the font split, the bounded `lightning fit` run, and
-replacing one script's section of a Markdown report."""
+"""Shared by the benchmark and train-then-evaluate scripts: the held-out font families, the bounded `lightning fit`
+run, and replacing one script's section of a Markdown report."""
 from __future__ import annotations
 
+import argparse
+import fnmatch
+import re
+import string
 import subprocess
 import sys
 import time
@@ -12,16 +16,45 @@ import torch
 import yaml
 
 from lightocr.data import find_fonts
+from lightocr.data.synthetic import HAIRLINE_FONTS, font_symbols
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# one family of each kind held out of training by the train-then-evaluate scripts: a Times-like serif
+# (matplotlib's STIX), a humanist sans and a monospace (fontpkg's)
+HELD_OUT_FAMILIES = ("STIX*", "FiraSans*", "IBMPlexMono*")
+
+
+def family_of(font: str) -> str:
+    """A font file's family: its name up to the style (``DejaVuSerifCondensed-Bold.ttf`` -> ``DejaVuSerif``,
+    ``Roboto-Italic[wdth,wght].ttf`` -> ``Roboto``, ``hershey_duplex_italic`` -> ``hershey``)."""
+    name = Path(font).stem
+    for family in ("DejaVuSansMono", "DejaVuSans", "DejaVuSerif", "DejaVuMath", "STIXGeneral", "cm", "hershey"):
+        if name.startswith(family):
+            return family
+    return re.split(r"[-\[]", name)[0]
+
+
 def split_fonts() -> Tuple[List[str], List[str]]:
-    """Pillow's built-in font and the system fonts, split by a fixed rule: every fourth in sorted order is held
-    out of training (returned second)."""
-    names = sorted({Path(f).name for f in find_fonts()})
-    held_out = names[1::4]
+    """The fonts that write Latin letters and digits (hairline weights left out, as the synthetic sources do),
+    split into training fonts and the held-out families (``HELD_OUT_FAMILIES``), by file name."""
+    alnum = set(string.ascii_letters + string.digits)
+    names = sorted({Path(f).name for f in find_fonts(exclude=HAIRLINE_FONTS) if alnum <= font_symbols(f)})
+    held_out = [n for n in names if any(fnmatch.fnmatch(n, family) for family in HELD_OUT_FAMILIES)]
     return [n for n in names if n not in held_out], held_out
+
+
+def train_eval_parser(doc: str, config: str, minutes: float, run_name: str) -> argparse.ArgumentParser:
+    """The options of the train-then-evaluate scripts: the config, the time bound, the run folder, whether to
+    write the report, and LightningCLI arguments after ``--``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / config))
+    parser.add_argument("--minutes", type=float, default=minutes, help="training time bound (max_time)")
+    parser.add_argument("--run-dir", default=str(ROOT / "runs" / run_name))
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("extra", nargs="*", help="more LightningCLI arguments, after --")
+    return parser
 
 
 def bounded_fit(config: str, minutes: float, run_dir: Path, overrides: List[str]) -> dict:

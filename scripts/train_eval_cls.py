@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Train the default classification config on rendered glyphs for a bounded time, then evaluate on held-out fonts.
 
-1. The fonts are split as for the CRNN (every fourth in sorted order held out). Training and validation render
-   glyphs with the other fonts; the evaluation set renders glyphs with the held-out fonts only, from a seed that
-   neither training nor validation uses.
+1. The fonts are split as for the CRNN (whole families held out: STIX, Fira Sans, IBM Plex Mono). Training and
+   validation render glyphs with the other fonts; the evaluation set renders glyphs with the held-out families
+   only, from a seed that neither training nor validation uses.
 2. ``lightning fit --config CONFIG`` runs as a subprocess, bounded by ``max_time``.
 3. The last checkpoint is read back (``weights_only=True``) and scored through ``lightocr classify``'s code path:
    top-1 over the 62 classes, and top-1 with the glyphs that no reader tells apart alone merged (``MERGED``: the
@@ -14,14 +14,13 @@
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import sys
 from pathlib import Path
 
 import torch
-from _report import ROOT, bounded_fit, split_fonts, write_section
+from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, split_fonts, train_eval_parser, write_section
 
 from lightocr.cli import load_task
 from lightocr.data import GlyphSource
@@ -51,19 +50,15 @@ def evaluate(checkpoint: Path, fonts: list, glyphs: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=str(ROOT / "configs/cls_mobilenetv3.yaml"))
-    parser.add_argument("--minutes", type=float, default=10.0, help="training time bound (max_time)")
-    parser.add_argument("--run-dir", default=str(ROOT / "runs/train_eval_cls"))
+    parser = train_eval_parser(__doc__, "cls_mobilenetv3.yaml", 10.0, "train_eval_cls")
     parser.add_argument("--eval-glyphs", type=int, default=5000)
-    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
-    parser.add_argument("extra", nargs="*", help="more LightningCLI arguments, after --")
     args = parser.parse_args()
 
     train_fonts, held_out = split_fonts()
-    print(f"training fonts: {train_fonts}\nheld-out fonts: {held_out}", flush=True)
-    source = dict(class_path="lightocr.data.GlyphSource", init_args=dict(size=200_000, seed=0, font_include=train_fonts))
-    val = dict(class_path="lightocr.data.GlyphSource", init_args=dict(size=2000, seed=1_000_003, font_include=train_fonts))
+    print(f"training fonts: {train_fonts}\nheld-out families: {held_out}", flush=True)
+    glyphs = "lightocr.data.GlyphSource"
+    source = dict(class_path=glyphs, init_args=dict(size=200_000, seed=0, font_include=train_fonts))
+    val = dict(class_path=glyphs, init_args=dict(size=2000, seed=1_000_003, font_include=train_fonts))
     fit = bounded_fit(args.config, args.minutes, Path(args.run_dir), [
         f"--data.init_args.train_source={json.dumps(source)}", f"--data.init_args.val_source={json.dumps(val)}",
         *args.extra])
@@ -76,8 +71,8 @@ def main() -> int:
             f"Command: `python scripts/train_eval_cls.py --minutes {args.minutes:g} {' '.join(args.extra)}`".rstrip(),
             "", f"Config `{Path(args.config).relative_to(ROOT)}`, {torch.get_num_threads()} CPU threads, "
             f"{result['steps']} steps in {result['train_minutes']} min (wall, start-up and validation included). "
-            f"Evaluation: {result['glyphs']} glyphs (0-9, A-Z, a-z) rendered with held-out fonts {held_out} and an "
-            f"unseen seed.", "",
+            f"Evaluation: {result['glyphs']} glyphs (0-9, A-Z, a-z) rendered with the held-out families "
+            f"{', '.join(f[:-1] for f in HELD_OUT_FAMILIES)} ({len(held_out)} files) and an unseen seed.", "",
             "| figure | value |", "|---|---|",
             f"| top-1, 62 classes | {100 * result['top1']:.2f}% |",
             f"| top-1, indistinguishable glyphs merged ({', '.join('/'.join(g) for g in MERGED)}) | "

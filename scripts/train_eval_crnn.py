@@ -19,42 +19,24 @@
 """
 from __future__ import annotations
 
-import argparse
 import collections
-import fnmatch
 import json
-import re
-import string
 import sys
 import time
 from pathlib import Path
 from typing import List
 
 import torch
-from _report import ROOT, bounded_fit, write_section
+from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, family_of, split_fonts, train_eval_parser,
+                     write_section)
 
 from lightocr.cli import load_task
-from lightocr.data import SyntheticTextSource, default_augment, find_fonts
-from lightocr.data.synthetic import HAIRLINE_FONTS, font_symbols
+from lightocr.data import SyntheticTextSource, default_augment
 from lightocr.ocr import CharErrorRate, WordAccuracy
 from lightocr.tasks import predict_source
 
 EVAL_SEED = 9_000_017
 START, END = "<!-- crnn:start -->", "<!-- crnn:end -->"
-
-
-# one family of each kind: a Times-like serif (matplotlib's STIX), a humanist sans and a monospace (fontpkg's)
-HELD_OUT_FAMILIES = ("STIX*", "FiraSans*", "IBMPlexMono*")
-
-
-def family_of(font: str) -> str:
-    """A font file's family: its name up to the style (``DejaVuSerifCondensed-Bold.ttf`` -> ``DejaVuSerif``,
-    ``Roboto-Italic[wdth,wght].ttf`` -> ``Roboto``, ``hershey_duplex_italic`` -> ``hershey``)."""
-    name = Path(font).stem
-    for family in ("DejaVuSansMono", "DejaVuSans", "DejaVuSerif", "DejaVuMath", "STIXGeneral", "cm", "hershey"):
-        if name.startswith(family):
-            return family
-    return re.split(r"[-\[]", name)[0]
 
 
 def source_yaml(fonts: List[str], size: int, seed: int) -> str:
@@ -106,21 +88,17 @@ def evaluate(checkpoint: Path, train_fonts: List[str], held_out: List[str], line
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=str(ROOT / "configs/crnn_mobilenetv3.yaml"))
-    parser.add_argument("--minutes", type=float, default=30.0, help="training time bound (max_time)")
-    parser.add_argument("--run-dir", default=str(ROOT / "runs/train_eval_crnn"))
+    parser = train_eval_parser(__doc__, "crnn_mobilenetv3.yaml", 30.0, "train_eval_crnn")
     parser.add_argument("--eval-lines", type=int, default=2000)
-    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
-    parser.add_argument("extra", nargs="*", help="more LightningCLI arguments, after --")
+    parser.add_argument("--eval-only", metavar="CKPT", help="score a checkpoint of an earlier run (no training, no "
+                        "report)")
     args = parser.parse_args()
 
-    # the fonts that can write Latin text (symbol fonts would make families of their own that write nothing)
-    alnum = set(string.ascii_letters + string.digits)
-    fonts = sorted({Path(f).name for f in find_fonts(exclude=HAIRLINE_FONTS) if alnum <= font_symbols(f)})
-    held_out = [f for f in fonts if any(fnmatch.fnmatch(f, family) for family in HELD_OUT_FAMILIES)]
-    train_fonts = [f for f in fonts if f not in held_out]
-    print(f"training fonts: {train_fonts}\nheld-out family: {held_out}", flush=True)
+    train_fonts, held_out = split_fonts()  # the fonts that write Latin text; whole families held out
+    print(f"training fonts: {train_fonts}\nheld-out families: {held_out}", flush=True)
+    if args.eval_only:
+        print(json.dumps(evaluate(Path(args.eval_only), train_fonts, held_out, args.eval_lines), indent=2))
+        return 0
     fit = bounded_fit(args.config, args.minutes, Path(args.run_dir), [
         f"--data.init_args.train_sources={source_yaml(train_fonts, 1_000_000, 0)}",
         f"--data.init_args.val_sources={source_yaml(train_fonts, 1000, 1_000_003)}", *args.extra])

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .dataset import SkippedSample, bad_sample, check_on_error, load_sample
+from .dataset import SkippedSample, SourceDataset, bad_sample, check_on_error, load_sample
 from .samplers import ResumableDataModule
 from .sources import IMAGE_SUFFIXES, ImageFilesSource, LabelFileSource, Sample, TextSource, open_image
 from .synthetic import SyntheticTextSource
@@ -107,21 +107,15 @@ def default_eval_steps(size: int, crop_pct: float) -> List[Dict[str, Any]]:
             dict(transform="CenterCrop", height=size, width=size)]
 
 
-class ClassificationDataset(Dataset):
+class ClassificationDataset(SourceDataset):
     """``{"image", "target", "key"}`` samples of a source, or ``SkippedSample`` (an unreadable image; a class
     outside the class list, named with its sample). ``input_config``: ``size``, ``channels``, ``mean``, ``std``."""
 
     def __init__(self, source: TextSource, classes: Sequence[str], input_config: Dict[str, Any],
                  pipeline: A.Compose, on_error: str = "skip", require_label: bool = True, seed: int = 0):
-        check_on_error(on_error)
-        if len(source) == 0:
-            raise ValueError(f"{source.describe()} is empty")
-        self.source, self.index = source, {name: i for i, name in enumerate(classes)}
+        super().__init__(source, on_error, require_label, seed)
+        self.index = {name: i for i, name in enumerate(classes)}
         self.input_config, self.pipeline = input_config, pipeline
-        self.on_error, self.require_label, self.seed = on_error, require_label, seed
-
-    def __len__(self) -> int:
-        return len(self.source)
 
     def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
         loaded = load_sample(self.source, item, self.on_error)
@@ -130,7 +124,7 @@ class ClassificationDataset(Dataset):
         image, label, key, epoch, index = loaded
         if self.require_label and label not in self.index:
             return bad_sample(self.on_error, key, "unknown_class", f"class {label!r} is not in the class list")
-        self.pipeline.set_random_seed(int(np.random.default_rng([self.seed, epoch, index]).integers(2 ** 31)))
+        self.pipeline.set_random_seed(self.sample_seed(epoch, index))
         return dict(image=to_input(image, self.input_config, self.pipeline), target=self.index.get(label, -1),
                     key=key)
 

@@ -65,30 +65,39 @@ def load_sample(source: TextSource, item: Union[int, Tuple[int, int]], on_error:
     return image, label, key, epoch, index
 
 
-class TextLineDataset(Dataset):
+class SourceDataset(Dataset):
+    """The samples of a non-empty source by ``index`` or ``(epoch, index)``, under the skip-or-raise policy for
+    bad samples (``on_error``); ``require_label=False`` for prediction (unlabelled images). The randomness of a
+    sample's distortion is seeded by ``(seed, epoch, index)`` (``sample_seed``)."""
+
+    def __init__(self, source: TextSource, on_error: str = "skip", require_label: bool = True, seed: int = 0):
+        check_on_error(on_error)
+        if len(source) == 0:
+            raise ValueError(f"{source.describe()} is empty")
+        self.source, self.on_error, self.require_label, self.seed = source, on_error, require_label, seed
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def sample_seed(self, epoch: int, index: int) -> int:
+        return int(np.random.default_rng([self.seed, epoch, index]).integers(2 ** 31))
+
+
+class TextLineDataset(SourceDataset):
     """Samples ``{"image", "label", "key"}`` of a source, or ``SkippedSample``.
 
     Args:
         geometry: how images become tensors (``LineGeometry``).
-        augment: an albumentations pipeline applied before the geometry (training only), seeded by
-            ``(seed, epoch, index)``.
-        require_label: False for prediction (unlabelled images).
+        augment: an albumentations pipeline applied before the geometry (training only).
     """
 
     def __init__(self, source: TextSource, charset: Charset, geometry: Optional[LineGeometry] = None,
                  on_error: str = "skip", require_label: bool = True, augment: Optional[Callable] = None,
                  seed: int = 0):
-        check_on_error(on_error)
-        if len(source) == 0:
-            raise ValueError(f"{source.describe()} is empty")
-        self.source, self.charset = source, charset
+        super().__init__(source, on_error, require_label, seed)
+        self.charset = charset
         self.geometry = geometry or LineGeometry()
-        self.on_error = on_error
-        self.require_label = require_label
-        self.augment, self.seed = augment, seed
-
-    def __len__(self) -> int:
-        return len(self.source)
+        self.augment = augment
 
     def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
         loaded = load_sample(self.source, item, self.on_error)
@@ -103,8 +112,7 @@ class TextLineDataset(Dataset):
             return bad_sample(self.on_error, key, "unknown_symbols",
                               f"label {label!r} has symbols outside the charset: {''.join(unknown)!r}")
         if self.augment is not None:
-            seed = int(np.random.default_rng([self.seed, epoch, index]).integers(2 ** 31))
-            image = augment_line(self.augment, image, seed)
+            image = augment_line(self.augment, image, self.sample_seed(epoch, index))
         return dict(image=self.geometry.to_tensor(image), label=label, key=key)
 
 

@@ -80,9 +80,10 @@ def find_fonts(
     """Font files under ``font_dirs`` (recursively; one file per file name, the first found), filtered by
     file-name patterns, plus Pillow's built-in font and OpenCV's Hershey fonts; placeholder fonts are left out.
 
-    ``include`` keeps only the fonts whose file name matches one of its patterns (``builtin`` names the
-    built-in font, ``hershey_*`` the Hershey fonts); ``exclude`` then removes matches. Folders that do not exist
-    are skipped.
+    ``include`` keeps only the fonts whose file name is one of its entries or matches it as a pattern (``builtin``
+    names the built-in font, ``hershey_*`` the Hershey fonts; a variable font's name such as ``Roboto[wght].ttf``
+    matches itself, though ``[wght]`` is a character class to ``fnmatch``); ``exclude`` then removes matches.
+    Folders that do not exist are skipped.
     """
     found = {}
     for folder in font_dirs:
@@ -93,8 +94,9 @@ def find_fonts(
     fonts = ([BUILTIN_FONT] if builtin else []) + (list(HERSHEY_FONTS) if hershey else []) + \
         [found[name] for name in sorted(found)]
 
-    def matches(font: str, patterns: Sequence[str]) -> bool:
-        return any(fnmatch.fnmatch(Path(font).name, pattern) for pattern in patterns)
+    def matches(font: str, patterns: Sequence[str]) -> bool:  # a file name also matches itself: Roboto[wght].ttf
+        name = Path(font).name
+        return any(name == pattern or fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
     if include is not None:
         fonts = [f for f in fonts if matches(f, include)]
