@@ -64,7 +64,7 @@ def lightocr_reader(reader, collate: LineCollator) -> Callable[[List], List[str]
         batch = collate([dict(image=geometry.to_tensor(image), label="", key=str(i)) for i, image in
                          enumerate(images)])
         with torch.inference_mode():
-            return [row["text"] for row in reader.predict_step(batch)]
+            return [row["text"] for row in reader.predict_step(batch, 0)]
     return read
 
 
