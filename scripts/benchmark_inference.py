@@ -162,7 +162,8 @@ def main() -> int:
         shown = checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT) else checkpoint
         section = "\n".join([
             START, "## Inference engines side by side (CPU)", "",
-            f"Command: `python scripts/benchmark_inference.py --ckpt {shown}` ({args.threads} threads; the "
+            f"Command: `python scripts/benchmark_inference.py --ckpt {shown} --repeats {args.repeats}` "
+            f"({args.threads} threads; the "
             f"checkpoint of the 30-minute run above). {args.lines} held-out lines "
             f"({', '.join(f[:-1] for f in HELD_OUT_FAMILIES)} fonts, real words, distorted), "
             f"{args.single_lines} of them one at a time; from decoded images to "
