@@ -267,6 +267,8 @@ class SyntheticTextSource(TextSource):
         font_dirs, builtin_font, font_include, font_exclude, hershey_fonts: which fonts (see ``find_fonts``); the
             hairline weights (``HAIRLINE_FONTS``) are excluded unless ``font_exclude`` says otherwise.
         font_size: range of the font size in pixels before the line is scaled to the model's height.
+        font_box_ratio: share of the lines whose height spans the font's cap-to-descender box (with the ink);
+            the others are cropped to their ink alone.
     """
 
     def __init__(
@@ -287,6 +289,7 @@ class SyntheticTextSource(TextSource):
             font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS,
             hershey_fonts: bool = True,
             font_size: Tuple[int, int] = (22, 40),
+            font_box_ratio: float = 0.5,
             ratio: float = 1.0,
             name: Optional[str] = None,
     ):
@@ -309,7 +312,9 @@ class SyntheticTextSource(TextSource):
         if not self.fonts:
             raise ValueError(f"SyntheticTextSource: no usable font in {list(font_dirs)} (builtin={builtin_font}, "
                              f"include={font_include}, exclude={font_exclude})")
-        self.font_size = font_size
+        if not 0 <= font_box_ratio <= 1:
+            raise ValueError(f"SyntheticTextSource: font_box_ratio is a share, got {font_box_ratio}")
+        self.font_size, self.font_box_ratio = font_size, font_box_ratio
         self._set_alphabet(alphabet or string.digits + string.ascii_lowercase, uppercase=True)
 
     def _set_alphabet(self, alphabet: str, uppercase: bool) -> None:
@@ -404,9 +409,9 @@ class SyntheticTextSource(TextSource):
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
         """The line in a random font, size, weight and width (variable fonts), spacing and colours, cropped
-        around its ink with random margins: the vertical extent is the ink of the line, or (for half the lines)
-        the font's cap-to-descender box as a line detector sees it, never the font's declared line height (which
-        differs threefold between fonts)."""
+        around its ink with random margins. Its vertical extent is the ink of the line, or, for a share
+        ``font_box_ratio`` of the lines, also the font's cap-to-descender box as a line detector sees it; never
+        the font's declared line height (which differs by a third between fonts)."""
         fonts = self.fonts_for(text)
         if not fonts:
             raise ValueError(f"no font has every symbol of {text!r}")
@@ -416,7 +421,7 @@ class SyntheticTextSource(TextSource):
         spacing = 0 if rng.random() < 0.5 else int(rng.integers(-1, max(1, size // 6) + 1))
         mask, (ref_top, ref_bottom) = draw_text_mask(font, size, text, spacing, rng)
         left, top, right, bottom = mask.getbbox() or (0, 0, mask.width, mask.height)
-        if rng.random() < 0.5:
+        if rng.random() < self.font_box_ratio:
             top, bottom = min(top, ref_top), max(bottom, ref_bottom)
         ink = max(1, bottom - top)
         pad_x, pad_top, pad_bottom = (int(rng.integers(1, ink // 2 + 2)), int(rng.integers(0, ink // 4 + 1)),
