@@ -79,3 +79,21 @@ def test_grayscale_input_uses_the_mean_of_the_channels_statistics(shapes_folder)
     assert image.shape == (1, 24, 24)
     white = (1 - 0.5) / 0.25
     assert torch.isclose(image.max(), torch.tensor(white)) and np.isclose(image.min().item(), (0 - 0.5) / 0.25)
+
+
+def test_glyphs_keep_their_size_in_the_font_box():
+    """A lower-case o fills less of its glyph image than an upper-case O (the font's cap-to-descender box frames
+    both); cropped to their ink alone (font_box_ratio=0) they would fill it alike."""
+    def ink_share(ratio):
+        source = GlyphSource(size=60, seed=2, classes="oO", font_include=["DejaVuSans.ttf"], font_size=(30, 30),
+                             font_box_ratio=ratio)
+        shares = {"o": [], "O": []}
+        for index in range(60):
+            image, label, _ = source.load(index)
+            pixels = np.asarray(image.convert("L"), dtype=np.int16)
+            rows = np.flatnonzero((np.abs(pixels - pixels[0, 0]) > 60).any(axis=1))
+            shares[label].append((rows[-1] - rows[0] + 1) / image.height)
+        return np.median(shares["o"]) / np.median(shares["O"])
+
+    assert ink_share(1.0) < 0.85
+    assert ink_share(0.0) > 0.9
