@@ -68,12 +68,9 @@ class ImageFolderSource(TextSource):
 
 class GlyphSource(SyntheticTextSource):
     """Single characters (``classes``: one symbol each, default 0-9, A-Z, a-z) rendered by the text renderer with
-    its fonts, sizes and colours, on a square canvas with a random offset; each glyph is framed by its font's
-    cap-to-descender box (``font_box_ratio=1``), so that its size tells the case of o/O, c/C, s/S. Needs no
-    download."""
+    its fonts, sizes and colours, on a square canvas with a random offset. Needs no download."""
 
     def __init__(self, size: int = 50_000, seed: int = 0, classes: str = GLYPHS, **kwargs: Any):
-        kwargs.setdefault("font_box_ratio", 1.0)  # a glyph's size in the font's box tells o from O, c from C
         super().__init__(size=size, seed=seed, alphabet=classes, min_length=1, max_length=1, word_ratio=0.0,
                          upper_ratio=0.0, lexicon=None, lexicon_ratio=0.0, number_ratio=0.0, **kwargs)
         self.classes = list(classes)
