@@ -127,7 +127,6 @@ class OnnxReader:
 
     def __init__(self, session, metadata: Dict[str, Any], name: str):
         self.session, self.metadata, self.name = session, metadata, name
-        self.device = torch.device("cpu")
 
     def run(self, **inputs: np.ndarray) -> List[np.ndarray]:
         return self.session.run(None, inputs)

@@ -123,8 +123,9 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     images, texts = rendered_lines(args.lines)
-    charset = load_task(args.ckpt).charset.symbols
-    readers: Dict[str, Callable] = {"PyTorch eager": eager_reader(load_task(args.ckpt))}
+    eager = load_task(args.ckpt)
+    charset = eager.charset.symbols
+    readers: Dict[str, Callable] = {"PyTorch eager": eager_reader(eager)}
     optimized = optimize_for_inference(load_task(args.ckpt))
     readers["PyTorch, BN folded + channels_last"] = lightocr_reader(optimized, LineCollator(optimized.geometry))
     if not args.no_compile:
