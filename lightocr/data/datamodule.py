@@ -10,8 +10,8 @@ import cv2
 from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
-from .dataset import LineCollator, TextLineDataset, check_on_error
-from .samplers import ResumableDataModule
+from .dataset import LineCollator, TextLineDataset, WidthPoolCollator, check_on_error
+from .samplers import PooledLoader, ResumableDataModule
 from .sources import ImageFilesSource, MixedSource, TextSource
 from .synthetic import SyntheticTextSource
 from .transforms import DEFAULT_LINE_AUGMENT, LineGeometry, build_pipeline
@@ -58,6 +58,10 @@ class TextRecognitionDataModule(ResumableDataModule):
             ``[]`` gives no loader. Several training sources are mixed by their ``ratio``; each validation
             source is also reported on its own (``val/<name>/...``).
         train_size: training samples per epoch when several sources are mixed (default: their total).
+        width_pool: with ``pad_to="batch"``, load this many training batches at a time, sort their lines by width
+            and cut them into batches again, so that lines of like width share a batch and less of it is padding
+            (bucketing by length, as speech and translation trainers do). 1 keeps every batch as drawn. The same
+            lines are trained, and a resume skips exactly what was trained.
         augment: distort training lines, every source alike: True for ``DEFAULT_LINE_AUGMENT`` (tilt, curvature,
             stroke width, lighting, texture, low resolution, blur, noise, JPEG), or a list of albumentations steps
             (``{transform: Morphological, scale: [2, 3], p: 0.2}``: each strength a setting), or False.
@@ -81,6 +85,7 @@ class TextRecognitionDataModule(ResumableDataModule):
             val_sources: Optional[List[TextSource]] = None,
             test_sources: Optional[List[TextSource]] = None,
             train_size: Optional[int] = None,
+            width_pool: int = 1,
             augment: Union[bool, List[Dict[str, Any]]] = True,
             augment_eval: Union[bool, List[Dict[str, Any]]] = False,
             predict_paths: Optional[List[str]] = None,
@@ -102,7 +107,9 @@ class TextRecognitionDataModule(ResumableDataModule):
                              if test_sources is None else test_sources)
         for source in self.train_sources + self.val_sources + self.test_sources:
             source.use_charset(self.charset.symbols, self.charset.case_sensitive)
-        self.train_size, self.seed = train_size, seed
+        if width_pool < 1:
+            raise ValueError(f"width_pool must be at least 1, got {width_pool}")
+        self.train_size, self.width_pool, self.seed = train_size, width_pool, seed
         self.augment, self.augment_eval = augment, augment_eval
         line_augment(augment), line_augment(augment_eval)  # a bad step fails here, not in a loader worker
         self.predict_paths = predict_paths or []
@@ -132,17 +139,22 @@ class TextRecognitionDataModule(ResumableDataModule):
         return TextLineDataset(source, self.charset, self.geometry, self.on_error, require_label=require_label,
                                augment=line_augment(augment), seed=self.seed)
 
-    def _loader(self, dataset, sampler=None) -> DataLoader:
-        """Training loaders have a sampler (shuffled shards, full batches); evaluation ones run in order."""
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=sampler is not None,
-                          num_workers=self.num_workers, collate_fn=self.collate,
+    def _loader(self, dataset, sampler=None, pool: int = 1) -> DataLoader:
+        """Training loaders have a sampler (shuffled shards, full batches or pools of them); evaluation ones run
+        in order."""
+        return DataLoader(dataset, batch_size=self.batch_size * pool, sampler=sampler, drop_last=sampler is not None,
+                          num_workers=self.num_workers,
+                          collate_fn=WidthPoolCollator(self.collate, pool) if pool > 1 else self.collate,
                           persistent_workers=self.num_workers > 0, worker_init_fn=_single_threaded_worker)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> Union[DataLoader, PooledLoader]:
         if not self.train_sources:
             raise ValueError("no training data: data.train_sources is empty")
         dataset = self._dataset(self.train_sources, self.augment, self.train_size)
-        return self._loader(dataset, self.training_sampler(dataset, self.batch_size, self.seed))
+        pool = self.width_pool if self.geometry.pad_to == "batch" else 1  # padded to max_width, nothing to gain
+        sampler = self.training_sampler(dataset, self.batch_size, self.seed, pool)
+        loader = self._loader(dataset, sampler, sampler.pool)
+        return PooledLoader(loader) if sampler.pool > 1 else loader
 
     def _evaluation_loaders(self, sources: List[TextSource]) -> List[DataLoader]:
         """One loader per source, in order, so that each is scored on its own as well as pooled."""

@@ -10,6 +10,7 @@ Items are addressed by an index, or by ``(epoch, index)`` as the training sample
 reaches the sources (generated lines change every epoch) and the augmentation seed, so every epoch sees new
 distortions, reproducibly.
 """
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
@@ -138,6 +139,24 @@ class LineCollator:
             images[i, :, :, :widths[i]] = sample["image"]
         return dict(images=images, widths=torch.tensor(widths), labels=[s["label"] for s in kept],
                     keys=[s["key"] for s in kept], skipped=skipped)
+
+
+@dataclass
+class WidthPoolCollator:
+    """``pool`` batches' worth of samples sorted by width and cut into ``pool`` batches (each made by
+    ``collate``), handed out in an order drawn from their keys: lines of like width share a batch, so that less of
+    a batch padded to its widest line is padding. Deterministic, so that a resumed pool is cut the same way."""
+    collate: LineCollator
+    pool: int
+
+    def __call__(self, samples: List) -> List[Dict]:
+        width = lambda sample: 0 if isinstance(sample, SkippedSample) else sample["image"].shape[-1]  # noqa: E731
+        by_width = sorted(samples, key=width)
+        bounds = [len(samples) * part // self.pool for part in range(self.pool + 1)]
+        batches = [self.collate(by_width[start:end]) for start, end in zip(bounds, bounds[1:])]
+        keys = "\n".join(s.key if isinstance(s, SkippedSample) else s["key"] for s in samples)
+        order = np.random.default_rng(zlib.crc32(keys.encode())).permutation(self.pool)
+        return [batches[i] for i in order]
 
 
 def line_loader(source: TextSource, charset: Charset, geometry: LineGeometry, batch_size: int = 32,
