@@ -70,7 +70,9 @@ def score(task, source, augment, batch_size: int = 64) -> dict:
 
 def evaluate(checkpoint: Path, train_fonts: List[str], held_out: List[str], lines: int) -> dict:
     task = load_task(str(checkpoint))
-    words = dict(lexicon_ratio=1.0, number_ratio=0.0)
+    # real words only, whole: max_length above the longest common English word (the training lines' 12 would cut
+    # "impossibility" to "impossibilit")
+    words = dict(lexicon_ratio=1.0, number_ratio=0.0, max_length=24)
     held, held_clean, held_hard = (
         score(task, SyntheticTextSource(size=lines, seed=EVAL_SEED, font_include=held_out, **words), augment)
         for augment in (build_pipeline(MILD), None, default_augment()))

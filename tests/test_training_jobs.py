@@ -193,9 +193,9 @@ def test_bf16_mixed_end_to_end(tmp_path):
     assert "val/word_acc" in trainer.callback_metrics
 
 
-def run_until(tmp_path, max_steps, interrupt=None, ckpt_path=None, ema=False):
+def run_until(tmp_path, max_steps, interrupt=None, ckpt_path=None, ema=False, width_pool=1):
     seed_everything(0, workers=True)
-    data = tiny_data()
+    data = tiny_data(pad_to="batch", width_pool=width_pool)
     task = tiny_task(data)
     # the interruption comes after the step's EMA update, as a Ctrl-C between two steps would
     callbacks = [LastCheckpointOnExit()] + ([EMAWeightAveraging(decay=0.9)] if ema else []) + (
@@ -210,21 +210,23 @@ def run_until(tmp_path, max_steps, interrupt=None, ckpt_path=None, ema=False):
     return task, trainer
 
 
-@pytest.mark.parametrize("ema,stop", [(False, 5), (True, 5), (False, 8), (False, "max_steps")],
-                         ids=["mid-epoch", "mid-epoch-ema", "epoch-end-ctrl-c", "epoch-end-max-steps"])
-def test_resume_gives_the_same_weights(tmp_path, ema, stop):
+@pytest.mark.parametrize("ema,stop,pool", [(False, 5, 1), (True, 5, 1), (False, 8, 1), (False, "max_steps", 1),
+                                            (False, 5, 4)],
+                         ids=["mid-epoch", "mid-epoch-ema", "epoch-end-ctrl-c", "epoch-end-max-steps", "mid-pool"])
+def test_resume_gives_the_same_weights(tmp_path, ema, stop, pool):
     # 32 samples / batch 4 = 8 steps an epoch: stop mid-epoch at 5 or at the epoch's end, finish at 12 (into the
-    # second epoch, whose lines and augmentations differ from the first's)
-    straight, _ = run_until(tmp_path / "a", 12, ema=ema)
+    # second epoch, whose lines and augmentations differ from the first's); with width pools of 4 batches, step 5
+    # is 1 batch into the epoch's second pool
+    straight, _ = run_until(tmp_path / "a", 12, ema=ema, width_pool=pool)
     if stop == "max_steps":
         run_until(tmp_path / "b", 8, ema=ema)
         stop = 8
     else:
-        run_until(tmp_path / "b", 12, interrupt=stop, ema=ema)
+        run_until(tmp_path / "b", 12, interrupt=stop, ema=ema, width_pool=pool)
     last = tmp_path / "b" / "checkpoints" / "last.ckpt"
     state = torch.load(last, weights_only=False)
     assert state["global_step"] == stop and state["optimizer_states"] and state["lr_schedulers"]
-    resumed, trainer = run_until(tmp_path / "b", 12, ckpt_path=str(last), ema=ema)
+    resumed, trainer = run_until(tmp_path / "b", 12, ckpt_path=str(last), ema=ema, width_pool=pool)
     assert trainer.global_step == 12
     for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=0, atol=0, msg=key)

@@ -96,3 +96,56 @@ def test_an_exhausted_epoch_moves_on_to_the_next():
     assert [epoch for epoch, _ in sampler] == [1] * 20
     sampler.count_batch()  # an iteration cut short after one batch continues the same epoch
     assert [epoch for epoch, _ in sampler] == [1] * 16
+
+
+def pooled_epoch(pool, num_workers=0, pad_to="batch"):
+    data = TextRecognitionDataModule(train_sources=[SyntheticTextSource(size=96, seed=3, max_length=12, font_dirs=[])],
+                                     val_sources=[], batch_size=8, num_workers=num_workers, pad_to=pad_to,
+                                     width_pool=pool)
+    return epoch_keys(data.train_dataloader())
+
+
+def test_width_pools_train_the_same_lines_with_less_padding():
+    plain_keys, plain = pooled_epoch(1)
+    keys, batches = pooled_epoch(4, num_workers=2)
+    assert len(batches) == 12 and all(len(b["keys"]) == 8 for b in batches)
+    assert sorted(keys) == sorted(plain_keys) and len(set(keys)) == 96  # every line once, none lost
+    padded = lambda batches: sum(b["images"].shape[0] * b["images"].shape[-1] for b in batches)  # noqa: E731
+    assert padded(batches) < 0.8 * padded(plain)
+    for start in range(0, 12, 4):  # the 4 batches of a pool hold disjoint ranges of widths, in a drawn order
+        ranges = sorted((int(b["widths"].min()), int(b["widths"].max())) for b in batches[start:start + 4])
+        assert all(high <= low for (_, high), (low, _) in zip(ranges, ranges[1:]))
+    orders = [[int(b["widths"].max()) for b in batches[start:start + 4]] for start in range(0, 12, 4)]
+    assert any(order != sorted(order) for order in orders)  # not always narrowest first
+
+
+def test_a_pool_is_cut_to_the_epoch_and_ignored_when_padding_to_max_width():
+    keys, batches = pooled_epoch(50)
+    assert len(batches) == 12 and len(set(keys)) == 96
+    assert pooled_epoch(4, pad_to="max")[0] == pooled_epoch(1, pad_to="max")[0]  # all padded alike: as drawn
+
+
+def test_a_resume_inside_a_pool_skips_the_batches_trained_of_it():
+    sampler = ResumableSampler(list(range(48)), batch_size=4, seed=1, pool=3)
+    first = list(sampler)
+    for _ in range(4):  # the first pool of 3 batches, and 1 batch of the second
+        sampler.count_batch()
+    position = sampler.position()
+    assert position == dict(epoch=0, samples=12, pool_batches=1, pool_samples=12, world_size=1)
+    resumed = ResumableSampler(list(range(48)), batch_size=4, seed=1, pool=3)
+    resumed.resume(position["epoch"], position["samples"], position["pool_batches"])
+    assert list(resumed) == first[12:] and resumed.skip == 1  # the pool is loaded again, its first batch dropped
+    for _ in range(2):
+        resumed.count_batch()
+    assert resumed.position()["samples"] == 24 and resumed.position()["pool_batches"] == 0
+
+
+def test_a_partly_trained_pool_of_another_sharding_is_left_out_on_resume():
+    data = TextRecognitionDataModule(train_sources=[SyntheticTextSource(size=96, seed=3, max_length=5, font_dirs=[])],
+                                     val_sources=[], batch_size=4, num_workers=0, pad_to="batch", width_pool=2)
+    data.load_state_dict(dict(epoch=0, samples=16, pool_batches=1, pool_samples=16, world_size=2))
+    with pytest.warns(UserWarning, match="resuming on 1 processes a run saved on 2"):
+        loader = data.train_dataloader()
+    assert loader.sampler.position() == dict(epoch=0, samples=32, pool_batches=0, pool_samples=8, world_size=1)
+    keys, _ = epoch_keys(loader)
+    assert len(keys) == 96 - 32
