@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import re
 import string
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import yaml
@@ -19,6 +20,7 @@ from lightocr.data import find_fonts
 from lightocr.data.synthetic import HAIRLINE_FONTS, font_symbols
 
 ROOT = Path(__file__).resolve().parents[1]
+FIT_RECORD = "fit.json"  # what bounded_fit writes in the run's version folder
 
 
 # one family of each kind held out of training by the train-then-evaluate scripts: a Times-like serif
@@ -71,8 +73,19 @@ def bounded_fit(config: str, minutes: float, run_dir: Path, overrides: List[str]
     train_seconds = time.time() - start
     checkpoint = max(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
     steps = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
-    resolved = yaml.safe_load(max(run_dir.rglob("config.yaml"), key=lambda p: p.stat().st_mtime).read_text())
-    return dict(checkpoint=checkpoint, steps=steps, train_seconds=train_seconds, config=resolved)
+    record = dict(steps=steps, train_seconds=train_seconds, minutes=minutes, overrides=overrides)
+    (checkpoint.parent.parent / FIT_RECORD).write_text(json.dumps(record, indent=1))
+    return read_fit(checkpoint)
+
+
+def read_fit(checkpoint: Path) -> Optional[dict]:
+    """What ``bounded_fit`` recorded of the run a checkpoint belongs to (steps, wall time, minutes, overrides) with
+    the run's resolved config; None for a run it did not make."""
+    version = Path(checkpoint).resolve().parent.parent
+    if not (version / FIT_RECORD).exists():
+        return None
+    record = json.loads((version / FIT_RECORD).read_text())
+    return dict(record, checkpoint=Path(checkpoint), config=yaml.safe_load((version / "config.yaml").read_text()))
 
 
 def write_section(path: Path, section: str, start: str, end: str) -> None:

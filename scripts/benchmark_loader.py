@@ -72,7 +72,8 @@ def main() -> int:
             f"{torch.get_num_threads()} CPU threads. The loader renders and distorts {load_rate:.0f} lines/s with "
             f"{data.num_workers} worker(s) ({load_rate / workers:.0f} per worker); the training step consumes "
             f"{train_rate:.0f} lines/s: ratio **{load_rate / train_rate:.2f}**. Each is timed alone (the loader "
-            "iterating its batches, the step on its first batches in memory); in a real run they share the cores.", END]),
+            "iterating its batches, the step on its first batches in memory); in a real run they share the cores.",
+            END]),
             START, END)
     return 0
 

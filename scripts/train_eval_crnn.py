@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import collections
+import difflib
 import json
 import sys
 import time
@@ -31,7 +32,7 @@ from typing import List
 
 import cv2
 import torch
-from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, family_of, split_fonts, train_eval_parser,
+from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, family_of, read_fit, split_fonts, train_eval_parser,
                      write_section)
 
 from lightocr.cli import load_task
@@ -88,7 +89,13 @@ def evaluate(checkpoint: Path, train_fonts: List[str], held_out: List[str], line
     doubled = [(t, p) for t, p in held["pairs"] if any(a == b for a, b in zip(fold(t), fold(t)[1:]))]
     single = [(t, p) for t, p in held["pairs"] if (t, p) not in doubled]
     accuracy = lambda pairs: sum(fold(t) == fold(p) for t, p in pairs) / max(1, len(pairs))  # noqa: E731
-    confusions = collections.Counter((t, p) for t, p in held["pairs"] if fold(t) != fold(p)).most_common(10)
+    misread = [(t, p) for t, p in held["pairs"] if fold(t) != fold(p)]
+    confusions = collections.Counter()  # aligned pieces that differ: ("l", "i"), ("m", "rn"), ("e", "")
+    for truth, read in misread:
+        truth, read = fold(truth), fold(read)
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, truth, read, autojunk=False).get_opcodes():
+            if op != "equal":
+                confusions[(truth[i1:i2], read[j1:j2])] += 1
     with torch.inference_mode():
         x = torch.randn(64, task.hparams.in_chans, 32, 320)
         task(x)
@@ -101,33 +108,41 @@ def evaluate(checkpoint: Path, train_fonts: List[str], held_out: List[str], line
                 held_clean_word_acc=held_clean["word_acc_bench"], held_hard_word_acc=held_hard["word_acc_bench"],
                 held_hard_cer=held_hard["cer"], same_word_acc=same["word_acc_bench"],
                 same_exact=same["word_acc"], families=families, doubled_acc=accuracy(doubled), doubled_n=len(doubled),
-                single_acc=accuracy(single), confusions=confusions, infer_lines_per_s=64 / sorted(times)[2])
+                single_acc=accuracy(single), confusions=confusions.most_common(10), misread=misread[:10],
+                infer_lines_per_s=64 / sorted(times)[2])
 
 
 def main() -> int:
     parser = train_eval_parser(__doc__, "crnn_mobilenetv3.yaml", 30.0, "train_eval_crnn")
     parser.add_argument("--eval-lines", type=int, default=2000)
-    parser.add_argument("--eval-only", metavar="CKPT", help="score a checkpoint of an earlier run (no training, no "
-                        "report)")
+    parser.add_argument("--eval-only", metavar="CKPT", help="score a checkpoint of an earlier run instead of "
+                        "training; the report is written when this script trained that run")
     args = parser.parse_args()
 
     train_fonts, held_out = split_fonts()  # the fonts that write Latin text; whole families held out
     print(f"training fonts: {train_fonts}\nheld-out families: {held_out}", flush=True)
     if args.eval_only:
-        print(json.dumps(evaluate(Path(args.eval_only), train_fonts, held_out, args.eval_lines), indent=2))
-        return 0
-    fit = bounded_fit(args.config, args.minutes, Path(args.run_dir), [
-        f"--data.init_args.train_sources={source_yaml(train_fonts, 1_000_000, 0)}",
-        f"--data.init_args.val_sources={source_yaml(train_fonts, 1000, 1_000_003)}", *args.extra])
+        fit = read_fit(Path(args.eval_only))
+        if fit is None:
+            print(json.dumps(evaluate(Path(args.eval_only), train_fonts, held_out, args.eval_lines), indent=2))
+            return 0
+    else:
+        fit = bounded_fit(args.config, args.minutes, Path(args.run_dir), [
+            f"--data.init_args.train_sources={source_yaml(train_fonts, 1_000_000, 0)}",
+            f"--data.init_args.val_sources={source_yaml(train_fonts, 1000, 1_000_003)}", *args.extra])
     steps, train_seconds = fit["steps"], fit["train_seconds"]
     batch_size = fit["config"]["data"]["init_args"]["batch_size"]
     result = evaluate(fit["checkpoint"], train_fonts, held_out, args.eval_lines)
     result.update(steps=steps, train_seconds=round(train_seconds), train_lines_per_s=steps * batch_size / train_seconds)
     print(json.dumps(result, indent=2))
     if not args.no_docs:
+        extra = fit["overrides"][2:]  # after the fonts
+        command = f"python scripts/train_eval_crnn.py --minutes {fit['minutes']:g} {' '.join(extra)}".rstrip()
+        if args.eval_only:
+            command += f"`; scored again with `python scripts/train_eval_crnn.py --eval-only {args.eval_only}"
         section = "\n".join([
             START, "## CRNN on synthetic text, read on a held-out font family and real words (CPU)", "",
-            f"Command: `python scripts/train_eval_crnn.py --minutes {args.minutes:g} {' '.join(args.extra)}`".rstrip(),
+            f"Command: `{command}`",
             "", f"Config `{Path(args.config).relative_to(ROOT)}`, {torch.get_num_threads()} CPU threads, "
             f"{steps} steps in {train_seconds / 60:.1f} min (wall, start-up and validation included), "
             f"{result['train_lines_per_s']:.0f} training lines/s. Held out of training: the "
@@ -145,8 +160,10 @@ def main() -> int:
             f"{100 * result['doubled_acc']:.2f}% / {100 * result['single_acc']:.2f}% |",
             "| real words per font family, mild distortions | " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in
                                                        result["families"].items()) + " |",
-            "| most common confusions on the held-out set, mild distortions | " + ", ".join(f"{t} -> {p or '(empty)'}" for (t, p), _ in
-                                                                      result["confusions"]) + " |",
+            "| the ten most common confusions on the held-out set, mild distortions (true -> read: count) | "
+            + ", ".join(f"{t} -> {p or '(none)'}: {n}" for (t, p), n in result["confusions"]) + " |",
+            "| misread held-out words, the first ten | "
+            + ", ".join(f"{t} -> {p or '(empty)'}" for t, p in result["misread"]) + " |",
             f"| inference throughput (batch 64, 32x320) | {result['infer_lines_per_s']:.0f} lines/s |",
             END])
         write_section(ROOT / "docs/benchmarks.md", section, START, END)

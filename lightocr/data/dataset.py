@@ -149,9 +149,12 @@ class WidthPoolCollator:
     collate: LineCollator
     pool: int
 
+    @staticmethod
+    def width(sample: Union[Dict, SkippedSample]) -> int:
+        return 0 if isinstance(sample, SkippedSample) else sample["image"].shape[-1]
+
     def __call__(self, samples: List) -> List[Dict]:
-        width = lambda sample: 0 if isinstance(sample, SkippedSample) else sample["image"].shape[-1]  # noqa: E731
-        by_width = sorted(samples, key=width)
+        by_width = sorted(samples, key=self.width)
         bounds = [len(samples) * part // self.pool for part in range(self.pool + 1)]
         batches = [self.collate(by_width[start:end]) for start, end in zip(bounds, bounds[1:])]
         keys = "\n".join(s.key if isinstance(s, SkippedSample) else s["key"] for s in samples)
