@@ -132,8 +132,10 @@ def test_ddp_two_processes_agree(tmp_path):
     differing = {key for key in rank0 if not torch.equal(rank0[key], rank1[key])}
     assert differing and all(key.endswith(("running_mean", "running_var")) for key in differing)
     checkpoint = next(tmp_path.rglob("last.ckpt"))
+    # 3 steps of 4 lines on each of 2 ranks, in the epoch's one pool (the config's width_pool of 8 batches, cut to
+    # the 8 batches a rank has)
     assert torch.load(checkpoint, weights_only=True)["TextRecognitionDataModule"] == dict(
-        epoch=0, samples=3 * 4 * 2, world_size=2)  # 3 steps of 4 lines on each of 2 ranks
+        epoch=0, samples=0, pool_batches=3, pool_samples=8 * 4 * 2, world_size=2)
     # resumed on one process: the rest of the epoch is sharded anew, and the log says so
     resumed = cli("fit", tmp_path, "--trainer.max_steps=5", "--trainer.limit_val_batches=0",
                   "--trainer.accelerator=cpu", "--trainer.devices=1", f"--ckpt_path={checkpoint}",

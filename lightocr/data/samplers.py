@@ -3,6 +3,7 @@ epoch where it stopped, also on another number of processes."""
 import warnings
 from typing import Any, Dict, Iterator, Optional, Tuple
 
+import cv2
 import torch
 import torch.distributed as dist
 from lightning.pytorch import LightningDataModule
@@ -136,6 +137,9 @@ class ResumableDataModule(LightningDataModule):
 
     def __init__(self):
         super().__init__()
+        # OpenCV's thread pool gains nothing on lines and glyphs, and once started in this process it hangs the
+        # loader workers forked after it (seen: an epoch drawn here, then one with workers)
+        cv2.setNumThreads(1)
         self._resume_from: Dict[str, int] = {}
         self._sampler: Optional[ResumableSampler] = None
 

@@ -76,7 +76,7 @@ def test_resume_on_another_number_of_processes_skips_exactly_what_was_trained(be
         for _ in range(3):
             sampler.count_batch()
     position = sampler.position()
-    assert position == dict(epoch=2, samples=3 * 4 * before, world_size=before)
+    assert position == dict(epoch=2, samples=3 * 4 * before, pool_batches=0, pool_samples=4 * before, world_size=before)
     rest = []
     for rank in range(after):
         sampler = ResumableSampler(dataset, batch_size=4, seed=7)
@@ -92,7 +92,7 @@ def test_an_exhausted_epoch_moves_on_to_the_next():
     assert [epoch for epoch, _ in sampler] == [0] * 20
     for _ in range(5):
         sampler.count_batch()
-    assert sampler.position() == dict(epoch=1, samples=0, world_size=1)
+    assert sampler.position() == dict(epoch=1, samples=0, pool_batches=0, pool_samples=4, world_size=1)
     assert [epoch for epoch, _ in sampler] == [1] * 20
     sampler.count_batch()  # an iteration cut short after one batch continues the same epoch
     assert [epoch for epoch, _ in sampler] == [1] * 16
@@ -106,7 +106,7 @@ def pooled_epoch(pool, num_workers=0, pad_to="batch"):
 
 
 def test_width_pools_train_the_same_lines_with_less_padding():
-    plain_keys, plain = pooled_epoch(1)
+    plain_keys, plain = pooled_epoch(1)  # in this process first: its OpenCV must not hang the workers forked next
     keys, batches = pooled_epoch(4, num_workers=2)
     assert len(batches) == 12 and all(len(b["keys"]) == 8 for b in batches)
     assert sorted(keys) == sorted(plain_keys) and len(set(keys)) == 96  # every line once, none lost
