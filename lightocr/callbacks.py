@@ -1,4 +1,4 @@
-"""Callbacks shared by every task."""
+"""Callbacks shared by every task (``last.ckpt`` and signals: ``lightocr.checkpoints.LastCheckpoint``)."""
 import os
 from pathlib import Path
 from typing import Optional, TextIO
@@ -7,29 +7,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-
-class LastCheckpointOnExit(Callback):
-    """Write ``last.ckpt`` when fitting ends for any reason: ``max_steps``, ``max_time``, or Ctrl-C.
-
-    ``ModelCheckpoint(save_last=True)`` writes it only when it saves a checkpoint, which a run stopped between
-    validations would miss. The file goes to the ``ModelCheckpoint`` folder (or ``<log dir>/checkpoints``).
-    """
-
-    def _save(self, trainer: Trainer) -> None:
-        if trainer.global_step == 0:
-            return
-        folder = getattr(trainer.checkpoint_callback, "dirpath", None) or os.path.join(
-            trainer.log_dir or trainer.default_root_dir, "checkpoints")
-        path = os.path.join(folder, "last.ckpt")
-        trainer.save_checkpoint(path)
-        rank_zero_info(f"last checkpoint (step {trainer.global_step}): {path}")
-
-    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._save(trainer)
-
-    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, KeyboardInterrupt):
-            self._save(trainer)
+from .tasks.base import tsv_line
 
 
 class PredictionSamples(Callback):
@@ -89,7 +67,7 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx,
                            dataloader_idx=0) -> None:
         for row in prediction:
-            self._file.write(f"{row['key']}\t{row['text']}\t{row['confidence']:.4f}\n")
+            self._file.write(tsv_line(row) + "\n")
         for skipped in batch.get("skipped", []):
             self.skipped += 1
             rank_zero_warn(f"not read: {skipped.key}: {skipped.reason}")

@@ -7,7 +7,10 @@ each image, shaping the images as the checkpoint was trained.
 """
 
 import argparse
+import contextlib
+import inspect
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -16,26 +19,29 @@ import torch
 import yaml
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from .checkpoints import read_checkpoint, resume_candidates
+from .errors import CheckpointError, ConfigError, LightOCRError, TrainingStopped
 from .loggers import ensure_wandb_mode
-from .runs import (LAST, RUN_DIR_ENV, WANDB_ID_ENV, fixed_run_dir, is_global_zero, latest_resumable, new_version,
+from .runs import (RUN_DIR_ENV, WANDB_ID_ENV, RunLock, fixed_run_dir, is_global_zero, latest_resumable, new_version,
                    new_wandb_id, run_of_checkpoint, wandb_run_id)
 
 
 # What every task's run gets unless its YAML says otherwise: W&B logging (offline without credentials), the
-# best checkpoint by the task's main validation metric (``val/score``) plus ``last.ckpt`` (also on Ctrl-C,
-# max_steps and max_time), the learning rate in the logs, a table of sample predictions, and the predictions of
-# ``lightning predict`` in a file. Where each run writes is set per launch (``lightocr.runs``).
+# best checkpoint by the task's main validation metric (``val/score``), ``last.ckpt`` at every validation (also on
+# Ctrl-C, SIGTERM, max_steps and max_time; ``lightocr.checkpoints.LastCheckpoint``), the learning rate in the
+# logs, a table of sample predictions, and the predictions of ``lightning predict`` in a file. Where each run
+# writes is set per launch (``lightocr.runs``).
 SHARED_TRAINER_DEFAULTS = {
     "trainer.logger": dict(class_path="lightning.pytorch.loggers.WandbLogger",
                            init_args=dict(project="lightocr", log_model=False)),
     "trainer.callbacks": [
         dict(class_path="lightning.pytorch.callbacks.ModelCheckpoint",
-             init_args=dict(monitor="val/score", mode="max", save_last=True, auto_insert_metric_name=False,
+             init_args=dict(monitor="val/score", mode="max", save_last=False, auto_insert_metric_name=False,
                             filename="step{step}-score{val/score:.4f}")),
         dict(class_path="lightning.pytorch.callbacks.LearningRateMonitor", init_args=dict(logging_interval="step")),
-        dict(class_path="lightocr.callbacks.LastCheckpointOnExit"),
+        dict(class_path="lightocr.checkpoints.LastCheckpoint"),
         dict(class_path="lightocr.callbacks.PredictionSamples"),
         dict(class_path="lightocr.callbacks.PredictionWriter"),
     ],
@@ -122,13 +128,14 @@ class LightOCRCLI(LightningCLI):
         fixed = fixed_run_dir()
         if checkpoint in ("last", "auto"):
             where = fixed or self._run_root()
-            previous = (fixed if (fixed / LAST).is_file() else None) if fixed else latest_resumable(where)
-            if previous is None and checkpoint == "last":
-                raise SystemExit(
-                    f"--ckpt_path last: no earlier run under {where} has checkpoints/last.ckpt. Leave out "
-                    f"--ckpt_path to start a new run, or use --ckpt_path auto to resume when there is one.")
-            config.ckpt_path = str(previous / LAST) if previous else None
-            self.resume_dir = previous
+            previous = fixed if fixed else latest_resumable(where)
+            resume_from = newest_checkpoint(previous) if previous else None
+            if resume_from is None and checkpoint == "last":
+                raise CheckpointError(
+                    f"--ckpt_path last: no earlier run under {where} has a checkpoint. Leave out --ckpt_path to "
+                    f"start a new run, or use --ckpt_path auto to resume when there is one.")
+            config.ckpt_path = str(resume_from) if resume_from else None
+            self.resume_dir = previous if resume_from else None
         elif checkpoint and checkpoint not in ("best", "hpc", "registry"):
             self.resume_dir = run_of_checkpoint(Path(checkpoint), self._run_root())
         if config.get("ckpt_path") and config.ckpt_path not in ("best", "hpc", "registry"):
@@ -141,6 +148,7 @@ class LightOCRCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self._run_config()
         check_cpu_devices(config.get("trainer", {}))
+        self.run_lock: Optional[RunLock] = None
         if self.subcommand is not None:  # a real run (not run=False): give it its folder
             self.run_dir = self._prepare_run_folder(config)
 
@@ -178,6 +186,8 @@ class LightOCRCLI(LightningCLI):
                 callback.init_args.dirpath = str(run_dir / "checkpoints")
         if is_global_zero():
             run_dir.mkdir(parents=True, exist_ok=True)
+            if self.subcommand == "fit":  # one live process trains a run folder at a time
+                self.run_lock = RunLock(run_dir).acquire()
             rank_zero_info(f"run folder: {run_dir}" + (f" (resuming {config.ckpt_path})" if resuming else ""))
         return run_dir
 
@@ -185,6 +195,8 @@ class LightOCRCLI(LightningCLI):
         try:
             super()._run_subcommand(subcommand)
         finally:  # a later run in this Python process chooses its own folder
+            if getattr(self, "run_lock", None) is not None:
+                self.run_lock.release()
             for key, value in getattr(self, "_saved_environment", {}).items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -227,7 +239,7 @@ def check_same_setup(config, checkpoint: str, state: dict) -> None:
     if differences:
         theirs = ", ".join(state.get("lightocr_config") or []) or "an unknown config"
         mine = ", ".join(str(p) for p in config.get("config") or []) or "the command line"
-        raise SystemExit(
+        raise CheckpointError(
             f"cannot resume {checkpoint}: it was written by a run of {theirs}, and this run's config ({mine}) "
             f"differs in " + "; ".join(differences[:3]) + ". Resume with the config that wrote it, or start a new "
             "run without --ckpt_path.")
@@ -274,33 +286,62 @@ def check_cpu_devices(trainer_config) -> None:
     cores = os.cpu_count() or 1
     devices = requested_devices(trainer_config.get("devices", "auto"))
     if on_cpu and devices is not None and devices > cores:
-        raise SystemExit(f"trainer.devices={devices} asks for {devices} CPU processes, but this machine has {cores} "
+        raise ConfigError(f"trainer.devices={devices} asks for {devices} CPU processes, but this machine has {cores} "
                          f"cores; use at most {cores} (or a GPU accelerator)")
 
 
 def check_checkpoint_file(path: str) -> dict:
     """Fail now, naming the file, if a checkpoint is missing or unreadable (not ten minutes into a run);
     returns its contents (memory-mapped)."""
-    if not Path(path).is_file():
-        raise SystemExit(f"checkpoint not found: {path}")
+    return read_checkpoint(Path(path))
+
+
+def newest_checkpoint(run_dir: Path) -> Optional[Path]:
+    """The checkpoint of a run folder to resume from: the newest by step of its hpc, last and best checkpoints
+    that loads. One that does not load is reported, naming it and the one used instead."""
+    candidates, problems = resume_candidates(run_dir)
+    if problems and not candidates:
+        raise CheckpointError(f"no checkpoint of {run_dir} loads: " + "; ".join(problems))
+    if not candidates:
+        return None
+    step, path = candidates[0]
+    for problem in problems:
+        rank_zero_warn(f"{problem}; resuming from {path} (step {step}), the newest checkpoint of {run_dir} that loads")
+    return path
+
+
+def read_config_file(path: Path) -> dict:
+    """A config file's settings; ``ConfigError`` naming the file for YAML that does not parse (with the line and
+    column) or that does not hold a mapping of settings."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:
-        raise SystemExit(f"cannot read checkpoint {path}: {type(error).__name__}: {error}")
+        values = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a config file holds settings by name (trainer:, model:, data:, ...), but this "
+                          f"one holds a {type(values).__name__}")
+    return values
 
 
 def config_bases(path: Path, seen: Tuple[Path, ...] = ()) -> List[str]:
     """The config files that ``path`` extends through its ``base:`` key, the most general first."""
     if not path.is_file() or path.suffix not in (".yaml", ".yml"):
         return []
-    base = (yaml.safe_load(path.read_text()) or {}).get("base")
+    base = read_config_file(path).get("base")
     if not base:
         return []
     base_path = (path.parent / base).resolve()
     if base_path in seen:
-        raise SystemExit(f"{path}: its base {base} extends it again (a cycle)")
+        raise ConfigError(f"{path}: its base {base} extends it again (a cycle)")
     if not base_path.is_file():
-        raise SystemExit(f"{path}: base config {base} not found (looked for {base_path})")
+        raise ConfigError(f"{path}: base config {base} not found (looked for {base_path})")
     return config_bases(base_path, seen + (base_path,)) + [str(base_path)]
 
 
@@ -314,7 +355,7 @@ def task_of(args: List[str]) -> str:
         if option in ("--config", "--model", "--model.class_path") and not value:
             value = next(words, "")
         if option == "--config" and Path(value).is_file():
-            model = (yaml.safe_load(Path(value).read_text()) or {}).get("model")
+            model = read_config_file(Path(value)).get("model")
             value = model.get("class_path", "") if isinstance(model, dict) else ""
         elif option not in ("--model", "--model.class_path"):
             continue
@@ -349,8 +390,28 @@ def lightning_main(args: Optional[List[str]] = None) -> None:
     import lightocr.tasks  # noqa: F401  (registers the tasks and data modules as subclasses)
     import lightocr.data  # noqa: F401
 
-    LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                args=args, save_config_callback=LoggedConfigCallback, save_config_kwargs=dict(overwrite=True))
+    with errors_as_messages():
+        LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                    args=args, save_config_callback=LoggedConfigCallback, save_config_kwargs=dict(overwrite=True))
+
+
+@contextlib.contextmanager
+def errors_as_messages():
+    """The command lines' ending for what a user can fix: lightocr's errors become their message on stderr and
+    their exit code (143 for a run stopped by SIGTERM after saving), not a traceback."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    try:
+        yield
+    except TrainingStopped as stopped:
+        print(f"lightocr: {stopped}", file=sys.stderr)
+        sys.exit(stopped.exit_code)
+    except SIGTERMException:  # SIGTERM before training started, handled by Lightning: nothing was trained
+        print("lightocr: stopped by SIGTERM before the first training step", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
+    except LightOCRError as error:
+        print(f"lightocr: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
 
 
 # the hyperparameter that tells each task's checkpoints apart, and what its command line does with images
@@ -364,16 +425,41 @@ def load_task(checkpoint: str, task_name: str = "TextRecognitionTask", map_locat
     from . import tasks
 
     state = check_checkpoint_file(checkpoint)
-    if "hyper_parameters" not in state or "state_dict" not in state:
-        raise SystemExit(f"{checkpoint} is not a lightocr Lightning checkpoint (no hyper_parameters/state_dict)")
+    if not isinstance(state, dict) or "hyper_parameters" not in state or "state_dict" not in state:
+        raise CheckpointError(f"{checkpoint} is not a lightocr Lightning checkpoint (no hyper_parameters/state_dict)")
     hparams = {k: v for k, v in state["hyper_parameters"].items() if not k.startswith("_")}
     mark, kind, _ = TASK_MARKS[task_name]
     if mark not in hparams:
         other = next((f" (a {k} checkpoint: use `lightocr {c}`)" for m, k, c in TASK_MARKS.values() if m in hparams), "")
-        raise SystemExit(f"{checkpoint} is not a {kind} checkpoint (no {mark} in its hyperparameters){other}")
-    task = getattr(tasks, task_name)(**hparams)
-    task.load_state_dict(state["state_dict"])
+        raise CheckpointError(f"{checkpoint} is not a {kind} checkpoint (no {mark} in its hyperparameters){other}")
+    task_class = getattr(tasks, task_name)
+    unknown = sorted(set(hparams) - task_settings(task_class))
+    if unknown:
+        raise CheckpointError(f"{checkpoint} was written by another version of lightocr: this version's {task_name} "
+                              f"has no setting {', '.join(unknown)}")
+    try:
+        task = task_class(**hparams)
+    except (TypeError, ValueError, KeyError, RuntimeError) as error:
+        raise CheckpointError(f"{checkpoint}: its settings do not build this version's {task_name} "
+                              f"({type(error).__name__}: {error})") from None
+    missing, unexpected = task.load_state_dict(state["state_dict"], strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{checkpoint} was written by another version of lightocr: its weights do not fit this version's "
+            f"{task_name} network ({len(missing)} missing, e.g. {missing[:3]}; {len(unexpected)} unexpected, e.g. "
+            f"{unexpected[:3]})")
     return task.to(map_location).eval()
+
+
+def task_settings(task_class) -> set:
+    """The keyword settings a task class takes, its base classes' included."""
+    names = set()
+    for klass in task_class.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            names |= {name for name, p in inspect.signature(init).parameters.items()
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"}
+    return names
 
 
 def open_reader(model: str, task_name: str, engine: Optional[str] = None, optimize: bool = True,
@@ -388,7 +474,7 @@ def open_reader(model: str, task_name: str, engine: Optional[str] = None, optimi
     engine = engine or ("onnxruntime" if exported else "torch")
     check_engine(engine)
     if exported and engine == "torch":
-        raise SystemExit(f"{model} is an exported ONNX file: read it with --engine onnxruntime (or give the "
+        raise ConfigError(f"{model} is an exported ONNX file: read it with --engine onnxruntime (or give the "
                          f"checkpoint it came from to --engine torch)")
     if exported:
         return open_onnx(model, kind, threads, beam_width=beam_width)
@@ -406,6 +492,7 @@ def read_main(argv: List[str], task_name: str = "TextRecognitionTask") -> int:
     from .data.sources import ImageFilesSource
     from .inference import ENGINES
     from .tasks import predict_source
+    from .tasks.base import tsv_line
 
     _, _, command = TASK_MARKS[task_name]
     what = ("Read text lines with a trained model: one line per image, path<TAB>text<TAB>confidence"
@@ -438,7 +525,7 @@ def read_main(argv: List[str], task_name: str = "TextRecognitionTask") -> int:
             print(f"{skipped.key}: {skipped.reason}", file=sys.stderr)
             failed += 1
         for row in rows:
-            print(f"{row['key']}\t{row['text']}\t{row['confidence']:.4f}")
+            print(tsv_line(row))
     return 1 if failed else 0
 
 
@@ -460,7 +547,7 @@ def export_main(argv: List[str]) -> int:
     hparams = state.get("hyper_parameters", {})
     task_name = next((name for name, (mark, _, _) in TASK_MARKS.items() if mark in hparams), None)
     if task_name is None:
-        raise SystemExit(f"{args.ckpt} is not a lightocr task checkpoint (its hyperparameters name no charset or "
+        raise CheckpointError(f"{args.ckpt} is not a lightocr task checkpoint (its hyperparameters name no charset or "
                          f"classes)")
     out = export_task(load_task(args.ckpt, task_name), args.out, args.opset)
     print(f"wrote {out}")
@@ -473,7 +560,9 @@ def lightocr_main(argv: Optional[List[str]] = None) -> None:
     words = sys.argv[1:] if argv is None else argv
     commands = {command: name for name, (_, _, command) in TASK_MARKS.items()}
     if words and words[0] in commands:
-        sys.exit(read_main(words[1:], commands[words[0]]))
+        with errors_as_messages():
+            sys.exit(read_main(words[1:], commands[words[0]]))
     if words and words[0] == "export":
-        sys.exit(export_main(words[1:]))
+        with errors_as_messages():
+            sys.exit(export_main(words[1:]))
     lightning_main(argv)

@@ -21,6 +21,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from .errors import MissingPackageError
+
 ONNX_EXTRA = 'pip install "lightocr[onnx]"'
 DEFAULT_OPSET = 17
 KEY_PREFIX = "lightocr."
@@ -37,7 +39,7 @@ def require(module: str, purpose: str):
     try:
         return __import__(module)
     except ImportError:
-        raise SystemExit(f"{purpose} needs the {module} package: {ONNX_EXTRA}") from None
+        raise MissingPackageError(f"{purpose} needs the {module} package: {ONNX_EXTRA}") from None
 
 
 class RecognizerGraph(nn.Module):

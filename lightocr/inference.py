@@ -19,6 +19,7 @@ from torch import nn
 from .data.classification import image_loader
 from .data.dataset import line_loader
 from .data.transforms import LineGeometry
+from .errors import ConfigError, ModelFileError
 from .export import KEY_PREFIX, REQUIRED_METADATA, export_task, require
 from .ocr.charset import Charset
 from .ocr.ctc import CTCDecoder
@@ -105,10 +106,13 @@ def onnx_session(model: Union[str, Path, bytes], threads: Optional[int] = None):
         message = str(error)
         if "opset" in message.lower() or "domain_version" in message.lower():
             opset = model_opset(model)
-            raise SystemExit(f"{model if not isinstance(model, bytes) else 'the model'} needs ONNX opset {opset}, "
+            raise ModelFileError(f"{model if not isinstance(model, bytes) else 'the model'} needs ONNX opset {opset}, "
                              f"which onnxruntime {ort.__version__} cannot run ({message.splitlines()[0]}): "
                              f"upgrade onnxruntime or export again with a lower --opset") from None
-        raise
+        name = "the exported model" if isinstance(model, bytes) else str(model)
+        raise ModelFileError(f"{name} is not an ONNX model that onnxruntime can load ({type(error).__name__}: "
+                             f"{message.splitlines()[0] if message else ''}): export it again with `lightocr "
+                             f"export`") from None
 
 
 def model_opset(model: Union[str, Path, bytes]) -> Optional[int]:
@@ -186,14 +190,14 @@ def read_metadata(session, name: str) -> Dict[str, Any]:
     raw = session.get_modelmeta().custom_metadata_map
     values = {k[len(KEY_PREFIX):]: json.loads(v) for k, v in raw.items() if k.startswith(KEY_PREFIX)}
     if "task" not in values:
-        raise SystemExit(f"{name} has no lightocr metadata (no {KEY_PREFIX}task entry): export it with "
+        raise ModelFileError(f"{name} has no lightocr metadata (no {KEY_PREFIX}task entry): export it with "
                          f"`lightocr export` or `lightocr.export_onnx`")
     required = REQUIRED_METADATA.get(values["task"])
     if required is None:
-        raise SystemExit(f"{name}: unknown {KEY_PREFIX}task {values['task']!r} (known: {sorted(REQUIRED_METADATA)})")
+        raise ModelFileError(f"{name}: unknown {KEY_PREFIX}task {values['task']!r} (known: {sorted(REQUIRED_METADATA)})")
     missing = [KEY_PREFIX + k for k in required if k not in values]
     if missing:
-        raise SystemExit(f"{name} lacks the lightocr metadata {', '.join(missing)} that a "
+        raise ModelFileError(f"{name} lacks the lightocr metadata {', '.join(missing)} that a "
                          f"{values['task']} reader needs")
     return values
 
@@ -203,13 +207,13 @@ def open_onnx(model: Union[str, Path, bytes], expected_task: Optional[str] = Non
     """The reader of an exported file (or its bytes), chosen by its ``lightocr.task`` metadata."""
     name = "the exported model" if isinstance(model, bytes) else str(model)
     if not isinstance(model, bytes) and not Path(model).is_file():
-        raise SystemExit(f"ONNX file not found: {model}")
+        raise ModelFileError(f"ONNX file not found: {model}")
     session = onnx_session(model, threads)
     metadata = read_metadata(session, name)
     if metadata["task"] not in READERS:
-        raise SystemExit(f"{name} is a {metadata['task']} model, not one that `lightocr read` or `classify` runs")
+        raise ModelFileError(f"{name} is a {metadata['task']} model, not one that `lightocr read` or `classify` runs")
     if expected_task is not None and metadata["task"] != expected_task:
-        raise SystemExit(f"{name} is a {metadata['task']} model, not a {expected_task} one")
+        raise ModelFileError(f"{name} is a {metadata['task']} model, not a {expected_task} one")
     return READERS[metadata["task"]](session, metadata, name, **reader_kwargs)
 
 
@@ -222,6 +226,6 @@ def export_in_memory(task) -> bytes:
 
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
-        raise SystemExit(f"--engine must be one of {ENGINES}, got {engine!r}")
+        raise ConfigError(f"--engine must be one of {ENGINES}, got {engine!r}")
     if engine == "onnxruntime":
         require("onnxruntime", "--engine onnxruntime")

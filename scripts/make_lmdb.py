@@ -15,7 +15,7 @@ from pathlib import Path
 
 import lmdb
 
-from lightocr.data.sources import LabelFileSource, open_image
+from lightocr.data.sources import LabelFileSource, decode_image, open_image
 
 
 def convert(label_file: str, output: str, root: str = None, strict: bool = False, map_size: int = 2 ** 40) -> dict:
@@ -28,7 +28,7 @@ def convert(label_file: str, output: str, root: str = None, strict: bool = False
             path = source.root / relative
             try:
                 data = path.read_bytes()
-                open_image(data, str(path))
+                decode_image(open_image(data, str(path)), str(path))
             except OSError as error:
                 if strict:
                     raise SystemExit(f"{error}")

@@ -14,6 +14,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from lightocr.cli import LightOCRCLI
+from lightocr.errors import CheckpointError
 from .data.conftest import line_image, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +175,7 @@ def test_resume_continues_the_run_in_its_folder_and_wandb_run(tmp_path, bad_labe
 def test_ckpt_path_last_without_an_earlier_run(tmp_path):
     result = fit(tmp_path, "--trainer.max_steps=1", "--ckpt_path=last", check=False)
     assert result.returncode != 0
-    assert "no earlier run under runs/crnn_mobilenetv3 has checkpoints/last.ckpt" in result.stderr
+    assert "no earlier run under runs/crnn_mobilenetv3 has a checkpoint" in result.stderr
     assert not (tmp_path / "runs/crnn_mobilenetv3/version_0").exists()
     # auto: resume when there is a run, start one otherwise
     fit(tmp_path, "--trainer.max_steps=2", "--trainer.limit_val_batches=0", "--ckpt_path=auto")
@@ -255,10 +256,10 @@ def test_read_and_predict_use_the_checkpoints_input_geometry(tmp_path):
 
 def test_read_reports_bad_files(tmp_path):
     from lightocr.cli import read_main
-    with pytest.raises(SystemExit, match="checkpoint not found"):
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
         read_main(["--ckpt", str(tmp_path / "none.ckpt"), str(tmp_path)])
     (tmp_path / "bad.ckpt").write_bytes(b"garbage")
-    with pytest.raises(SystemExit, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         read_main(["--ckpt", str(tmp_path / "bad.ckpt"), str(tmp_path)])
 
 

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from lightocr.cli import read_main
+from lightocr.errors import ConfigError, MissingPackageError, ModelFileError
 
 from .test_cli import BIN, classify_fit, fit, run, synthetic
 
@@ -76,15 +77,15 @@ def test_an_onnx_file_without_lightocr_metadata_is_named(tmp_path, exported_line
     charset = [p for p in model.metadata_props if p.key == "lightocr.charset"]
     model.metadata_props.remove(charset[0])
     onnx.save(model, str(tmp_path / "no_charset.onnx"))
-    with pytest.raises(SystemExit, match="lacks the lightocr metadata lightocr.charset"):
+    with pytest.raises(ModelFileError, match="lacks the lightocr metadata lightocr.charset"):
         read_main(["--ckpt", str(tmp_path / "no_charset.onnx"), str(image)])
     del model.metadata_props[:]
     onnx.save(model, str(tmp_path / "bare.onnx"))
-    with pytest.raises(SystemExit, match="has no lightocr metadata .*lightocr.task"):
+    with pytest.raises(ModelFileError, match="has no lightocr metadata .*lightocr.task"):
         read_main(["--ckpt", str(tmp_path / "bare.onnx"), str(image)])
-    with pytest.raises(SystemExit, match="ONNX file not found"):
+    with pytest.raises(ModelFileError, match="ONNX file not found"):
         read_main(["--ckpt", str(tmp_path / "none.onnx"), str(image)])
-    with pytest.raises(SystemExit, match="exported ONNX file: read it with --engine onnxruntime"):
+    with pytest.raises(ConfigError, match="exported ONNX file: read it with --engine onnxruntime"):
         read_main(["--ckpt", str(exported_line_model), "--engine", "torch", str(image)])
 
 
@@ -94,14 +95,14 @@ def test_an_opset_onnxruntime_cannot_run_names_both_versions(tmp_path, exported_
     model = onnx.load(str(exported_line_model))
     next(o for o in model.opset_import if o.domain in ("", "ai.onnx")).version = 99
     onnx.save(model, str(tmp_path / "future.onnx"))
-    with pytest.raises(SystemExit, match=rf"needs ONNX opset 99, which onnxruntime {onnxruntime.__version__} cannot"):
+    with pytest.raises(ModelFileError, match=rf"needs ONNX opset 99, which onnxruntime {onnxruntime.__version__} cannot"):
         read_main(["--ckpt", str(tmp_path / "future.onnx"), str(image)])
 
 
 def test_onnxruntime_engine_without_onnxruntime_names_the_extra(tmp_path, exported_line_model, monkeypatch):
     image = write_lines(tmp_path, [("ab", "RGB")])[0]
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
-    with pytest.raises(SystemExit, match=r'needs the onnxruntime package: pip install "lightocr\[onnx\]"'):
+    with pytest.raises(MissingPackageError, match=r'needs the onnxruntime package: pip install "lightocr\[onnx\]"'):
         read_main(["--ckpt", str(exported_line_model), str(image)])
 
 

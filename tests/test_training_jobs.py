@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 from lightning.pytorch.callbacks import EMAWeightAveraging
 
-from lightocr.callbacks import LastCheckpointOnExit
+from lightocr.checkpoints import LastCheckpoint
 from lightocr.data import SyntheticTextSource, TextRecognitionDataModule
 from lightocr.tasks import TextRecognitionTask
 from .tasks.test_recognition import InterruptAt, tiny_data, tiny_task
@@ -117,7 +117,7 @@ def test_wandb_offline_without_credentials(tmp_path):
 def test_ddp_two_processes_agree(tmp_path):
     weights = tmp_path / "weights"
     callbacks = json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(weights))),
-                            dict(class_path="lightocr.callbacks.LastCheckpointOnExit")])
+                            dict(class_path="lightocr.checkpoints.LastCheckpoint")])
     cli("fit", tmp_path, "--trainer.max_steps=3", "--trainer.limit_val_batches=0", "--trainer.strategy=ddp",
         "--trainer.devices=2", "--trainer.accelerator=cpu", f"--trainer.callbacks={callbacks}",
         "--trainer.logger=false", env={"WANDB_MODE": "disabled"})
@@ -159,7 +159,7 @@ def test_ddp_rank_with_only_bad_samples_keeps_in_step(tmp_path):
     reductions stay paired; without that, rank 0 would wait for rank 1 forever (the timeout fails the test)."""
     weights = tmp_path / "weights"
     callbacks = json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(weights))),
-                            dict(class_path="lightocr.callbacks.LastCheckpointOnExit")])
+                            dict(class_path="lightocr.checkpoints.LastCheckpoint")])
     train = json.dumps([dict(class_path="tests.jobs_helpers.UnreadableOnRank",
                              init_args=dict(size=64, seed=0, max_length=5, font_dirs=[]))])
     cli("fit", tmp_path, "--trainer.max_steps=3", "--trainer.limit_val_batches=0", "--trainer.strategy=ddp",
@@ -200,7 +200,7 @@ def run_until(tmp_path, max_steps, interrupt=None, ckpt_path=None, ema=False, wi
     data = tiny_data(pad_to="batch", width_pool=width_pool)
     task = tiny_task(data)
     # the interruption comes after the step's EMA update, as a Ctrl-C between two steps would
-    callbacks = [LastCheckpointOnExit()] + ([EMAWeightAveraging(decay=0.9)] if ema else []) + (
+    callbacks = [LastCheckpoint()] + ([EMAWeightAveraging(decay=0.9)] if ema else []) + (
         [InterruptAt(interrupt)] if interrupt else [])
     trainer = Trainer(default_root_dir=tmp_path, accelerator="cpu", max_steps=max_steps, limit_val_batches=0,
                       deterministic=True, logger=False, enable_progress_bar=False, callbacks=callbacks)

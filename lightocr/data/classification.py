@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .dataset import SkippedSample, SourceDataset, bad_sample, check_on_error, load_sample
+from .dataset import DEFAULT_MAX_PIXELS, SkippedSample, SourceDataset, bad_sample, check_on_error
 from .samplers import ResumableDataModule
 from .sources import IMAGE_SUFFIXES, ImageFilesSource, LabelFileSource, Sample, TextSource, open_image
 from .synthetic import SyntheticTextSource
@@ -108,25 +108,40 @@ def default_eval_steps(size: int, crop_pct: float) -> List[Dict[str, Any]]:
 
 
 class ClassificationDataset(SourceDataset):
-    """``{"image", "target", "key"}`` samples of a source, or ``SkippedSample`` (an unreadable image; a class
-    outside the class list, named with its sample). ``input_config``: ``size``, ``channels``, ``mean``, ``std``."""
+    """``{"image", "target", "key"}`` samples of a source, or ``SkippedSample`` (an unreadable or too large image;
+    a class outside the class list, named with its sample; a transform that fails on it). ``input_config``:
+    ``size``, ``channels``, ``mean``, ``std``, ``crop_pct``."""
 
     def __init__(self, source: TextSource, classes: Sequence[str], input_config: Dict[str, Any],
-                 pipeline: A.Compose, on_error: str = "skip", require_label: bool = True, seed: int = 0):
-        super().__init__(source, on_error, require_label, seed)
+                 pipeline: A.Compose, on_error: str = "skip", require_label: bool = True, seed: int = 0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
+        super().__init__(source, on_error, require_label, seed, max_pixels)
         self.index = {name: i for i, name in enumerate(classes)}
         self.input_config, self.pipeline = input_config, pipeline
 
+    def size_problem(self, width: int, height: int) -> Optional[str]:
+        """Also too large: an image whose shorter side, scaled up to the evaluation resize (``size / crop_pct``),
+        would make it larger than ``max_pixels`` (a 20000x1 strip would take gigabytes)."""
+        scale = max(1.0, self.input_config["size"] / self.input_config.get("crop_pct", 1.0) / max(1, min(width, height)))
+        scaled = width * height * scale * scale
+        if scaled > self.max_pixels:
+            return (f"{width}x{height} image: with its shorter side scaled to the input size it would have "
+                    f"{scaled:,.0f} pixels, over max_pixels={self.max_pixels:,}")
+        return super().size_problem(width, height)
+
     def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
-        loaded = load_sample(self.source, item, self.on_error)
+        loaded = self.load(item)
         if isinstance(loaded, SkippedSample):
             return loaded
         image, label, key, epoch, index = loaded
         if self.require_label and label not in self.index:
             return bad_sample(self.on_error, key, "unknown_class", f"class {label!r} is not in the class list")
-        self.pipeline.set_random_seed(self.sample_seed(epoch, index))
-        return dict(image=to_input(image, self.input_config, self.pipeline), target=self.index.get(label, -1),
-                    key=key)
+
+        def make() -> Dict:
+            self.pipeline.set_random_seed(self.sample_seed(epoch, index))
+            return dict(image=to_input(image, self.input_config, self.pipeline), target=self.index.get(label, -1),
+                        key=key)
+        return self.transformed(key, make)
 
 
 def to_input(image: Image.Image, config: Dict[str, Any], pipeline: Callable) -> torch.Tensor:
@@ -179,6 +194,8 @@ class ClassificationDataModule(ResumableDataModule):
             224]}``); None: random resized crop, flip and colour jitter for training, resize and centre crop for
             evaluation.
         on_error: ``skip`` a bad sample (counted, reported with examples) or ``raise`` at once.
+        max_pixels: images with more pixels, or that would have more once their shorter side is scaled to the
+            input size, are skipped (``too_large``) before they are decoded.
     """
 
     def __init__(
@@ -199,6 +216,7 @@ class ClassificationDataModule(ResumableDataModule):
             batch_size: int = 64,
             num_workers: int = 1,
             on_error: str = "skip",
+            max_pixels: int = DEFAULT_MAX_PIXELS,
             seed: int = 0,
     ):
         super().__init__()
@@ -225,12 +243,12 @@ class ClassificationDataModule(ResumableDataModule):
         build_pipeline(self.train_steps), build_pipeline(self.eval_steps)  # a bad step fails here, not in a worker
         self.predict_paths = predict_paths
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.on_error, self.seed = on_error, seed
+        self.on_error, self.seed, self.max_pixels = on_error, seed, max_pixels
 
     def dataset(self, source: TextSource, steps: List[Dict[str, Any]], require_label: bool = True,
                 seed: int = 0) -> ClassificationDataset:
         return ClassificationDataset(source, self.class_names, self.input_config, build_pipeline(steps),
-                                     self.on_error, require_label, seed)
+                                     self.on_error, require_label, seed, self.max_pixels)
 
     def loader(self, dataset: Dataset, sampler=None) -> DataLoader:
         """Training loaders have a sampler (shuffled shards, full batches); evaluation ones run in order."""

@@ -10,7 +10,7 @@ import cv2
 from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
-from .dataset import LineCollator, TextLineDataset, WidthPoolCollator, check_on_error
+from .dataset import DEFAULT_MAX_PIXELS, LineCollator, TextLineDataset, WidthPoolCollator, check_on_error
 from .samplers import PooledLoader, ResumableDataModule
 from .sources import ImageFilesSource, MixedSource, TextSource
 from .synthetic import SyntheticTextSource
@@ -68,6 +68,7 @@ class TextRecognitionDataModule(ResumableDataModule):
         augment_eval: the same for validation and test lines (default False).
         predict_paths: image files or folders for ``predict``.
         on_error: ``skip`` a bad sample (counted, reported with examples) or ``raise`` at once.
+        max_pixels: images with more pixels are skipped (``too_large``) before they are decoded.
         seed: seed of the default synthetic sources, the mixing, the shuffling and the augmentation.
     """
 
@@ -90,6 +91,7 @@ class TextRecognitionDataModule(ResumableDataModule):
             augment_eval: Union[bool, List[Dict[str, Any]]] = False,
             predict_paths: Optional[List[str]] = None,
             on_error: str = "skip",
+            max_pixels: int = DEFAULT_MAX_PIXELS,
             seed: int = 0,
     ):
         super().__init__()
@@ -98,7 +100,7 @@ class TextRecognitionDataModule(ResumableDataModule):
         self.geometry = LineGeometry(height=height, max_width=max_width, channels=channels, pad_to=pad_to)
         self.channels = channels
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.on_error = on_error
+        self.on_error, self.max_pixels = on_error, max_pixels
         self.collate = LineCollator(self.geometry)
         self.train_sources = [SyntheticTextSource(seed=seed)] if train_sources is None else train_sources
         self.val_sources = ([SyntheticTextSource(size=2000, seed=seed + VAL_SEED_OFFSET)]
@@ -137,7 +139,7 @@ class TextRecognitionDataModule(ResumableDataModule):
                  require_label: bool = True) -> TextLineDataset:
         source = sources[0] if len(sources) == 1 else MixedSource(sources, size=mixed_size, seed=self.seed)
         return TextLineDataset(source, self.charset, self.geometry, self.on_error, require_label=require_label,
-                               augment=line_augment(augment), seed=self.seed)
+                               augment=line_augment(augment), seed=self.seed, max_pixels=self.max_pixels)
 
     def _loader(self, dataset, sampler=None, pool: int = 1) -> DataLoader:
         """Training loaders have a sampler (shuffled shards, full batches or pools of them); evaluation ones run

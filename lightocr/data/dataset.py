@@ -1,10 +1,11 @@
 """A text-recognition dataset over any ``TextSource``: label checks, image conversion, augmentation, the skip
 policy, and batching.
 
-A sample that cannot be used (an image that is missing or does not decode, an empty label, a label with
-symbols outside the charset) becomes a ``SkippedSample`` naming its key and the reason, which the collator
-leaves out of the batch and the task counts and reports. With ``on_error="raise"`` the same problem raises
-at once, naming the sample.
+A sample that cannot be used (an image that is missing, does not decode, or is over the pixel limit; an
+empty label, a label with symbols outside the charset; an augmentation or conversion that fails on it) becomes
+a ``SkippedSample`` naming its key, the kind and the reason, which the collator leaves out of the batch and the
+task counts and reports. With ``on_error="raise"`` the same problem raises at once, naming the sample. Every
+step from the file to the tensor runs inside that policy, in the loader worker.
 
 Items are addressed by an index, or by ``(epoch, index)`` as the training sampler yields them: the epoch
 reaches the sources (generated lines change every epoch) and the augmentation seed, so every epoch sees new
@@ -20,12 +21,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..ocr.charset import Charset
-from .sources import TextSource
+from .sources import ImageTooLargeError, TextSource, decode_image
 from .transforms import LineGeometry, augment_line
 
 ON_ERROR = ("skip", "raise")
 # every kind of skipped sample, in a fixed order (counters are reduced across DDP ranks as one vector)
-SKIP_KINDS = ("image", "empty_label", "unknown_symbols", "too_long", "empty_batch", "unknown_class")
+SKIP_KINDS = ("image", "empty_label", "unknown_symbols", "too_long", "empty_batch", "unknown_class", "too_large",
+              "transform")
+# images over this many pixels are skipped before they are decoded (a setting of the data modules); a 600 dpi A4
+# page scan has 35 million
+DEFAULT_MAX_PIXELS = 40_000_000
 
 
 class BadSampleError(ValueError):
@@ -52,30 +57,54 @@ def bad_sample(on_error: str, key: str, kind: str, reason: str) -> SkippedSample
     return SkippedSample(key, kind, reason)
 
 
-def load_sample(source: TextSource, item: Union[int, Tuple[int, int]], on_error: str,
-                ) -> Union[Tuple[Image.Image, str, str, int, int], SkippedSample]:
-    """``(image, label, key, epoch, index)`` of an item (an index, or ``(epoch, index)`` as the training sampler
-    yields them), or the ``SkippedSample`` of an image that cannot be read (raised under ``on_error="raise"``)."""
-    epoch, index = item if isinstance(item, tuple) else (0, item)
-    try:
-        image, label, key = source.load(index, epoch)
-    except (OSError, KeyError, ValueError) as error:
-        key = source.key(index, epoch)
-        reason = str(error).strip("'\"")  # a KeyError's message comes quoted
-        return bad_sample(on_error, key, "image", reason.removeprefix(f"{key}: "))
-    return image, label, key, epoch, index
-
-
 class SourceDataset(Dataset):
     """The samples of a non-empty source by ``index`` or ``(epoch, index)``, under the skip-or-raise policy for
     bad samples (``on_error``); ``require_label=False`` for prediction (unlabelled images). The randomness of a
-    sample's distortion is seeded by ``(seed, epoch, index)`` (``sample_seed``)."""
+    sample's distortion is seeded by ``(seed, epoch, index)`` (``sample_seed``). Images over ``max_pixels``
+    (``size_problem``) are skipped as ``too_large`` from their header, before they are decoded."""
 
-    def __init__(self, source: TextSource, on_error: str = "skip", require_label: bool = True, seed: int = 0):
+    def __init__(self, source: TextSource, on_error: str = "skip", require_label: bool = True, seed: int = 0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
         check_on_error(on_error)
         if len(source) == 0:
             raise ValueError(f"{source.describe()} is empty")
         self.source, self.on_error, self.require_label, self.seed = source, on_error, require_label, seed
+        self.max_pixels = max_pixels
+
+    def size_problem(self, width: int, height: int) -> Optional[str]:
+        """Why an image of this size is too large to use, or None."""
+        if width * height > self.max_pixels:
+            return f"{width}x{height} image ({width * height:,} pixels) is over max_pixels={self.max_pixels:,}"
+        return None
+
+    def load(self, item: Union[int, Tuple[int, int]]) -> Union[Tuple[Image.Image, str, str, int, int], SkippedSample]:
+        """``(image, label, key, epoch, index)`` of an item (an index, or ``(epoch, index)`` as the training sampler
+        yields them), the image decoded, turned by its EXIF orientation and in 8 bits; or the ``SkippedSample`` of
+        an image that cannot be read (``image``) or is too large (``too_large``), raised under ``on_error="raise"``."""
+        epoch, index = item if isinstance(item, tuple) else (0, item)
+        try:
+            image, label, key = self.source.load(index, epoch)
+            problem = self.size_problem(*image.size)
+            if problem:
+                raise ImageTooLargeError(problem)
+            image = decode_image(image, key)
+        except Exception as error:  # anything a source or a decoder raises for a bad file is this sample's
+            key = self.source.key(index, epoch)
+            reason = str(error).strip("'\"").removeprefix(f"{key}: ")  # a KeyError's message comes quoted
+            if not isinstance(error, (OSError, KeyError, ValueError)):
+                reason = f"{type(error).__name__}: {reason}"
+            return bad_sample(self.on_error, key, "too_large" if isinstance(error, ImageTooLargeError) else "image",
+                              reason)
+        return image, label, key, epoch, index
+
+    def transformed(self, key: str, make: Callable[[], Dict]) -> Union[Dict, SkippedSample]:
+        """``make()``: a sample's augmentation and conversion to a tensor; a failure is the sample's
+        (``transform``), not the loader's."""
+        try:
+            return make()
+        except Exception as error:
+            return bad_sample(self.on_error, key, "transform",
+                              f"augmentation or conversion failed ({type(error).__name__}: {error})")
 
     def __len__(self) -> int:
         return len(self.source)
@@ -94,14 +123,14 @@ class TextLineDataset(SourceDataset):
 
     def __init__(self, source: TextSource, charset: Charset, geometry: Optional[LineGeometry] = None,
                  on_error: str = "skip", require_label: bool = True, augment: Optional[Callable] = None,
-                 seed: int = 0):
-        super().__init__(source, on_error, require_label, seed)
+                 seed: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS):
+        super().__init__(source, on_error, require_label, seed, max_pixels)
         self.charset = charset
         self.geometry = geometry or LineGeometry()
         self.augment = augment
 
     def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
-        loaded = load_sample(self.source, item, self.on_error)
+        loaded = self.load(item)
         if isinstance(loaded, SkippedSample):
             return loaded
         image, label, key, epoch, index = loaded
@@ -112,9 +141,10 @@ class TextLineDataset(SourceDataset):
         if unknown:
             return bad_sample(self.on_error, key, "unknown_symbols",
                               f"label {label!r} has symbols outside the charset: {''.join(unknown)!r}")
-        if self.augment is not None:
-            image = augment_line(self.augment, image, self.sample_seed(epoch, index))
-        return dict(image=self.geometry.to_tensor(image), label=label, key=key)
+        def make() -> Dict:
+            line = image if self.augment is None else augment_line(self.augment, image, self.sample_seed(epoch, index))
+            return dict(image=self.geometry.to_tensor(line), label=label, key=key)
+        return self.transformed(key, make)
 
 
 @dataclass
@@ -163,8 +193,10 @@ class WidthPoolCollator:
 
 
 def line_loader(source: TextSource, charset: Charset, geometry: LineGeometry, batch_size: int = 32,
-                require_label: bool = False, augment: Optional[Callable] = None) -> DataLoader:
+                require_label: bool = False, augment: Optional[Callable] = None,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> DataLoader:
     """Batches of a source shaped by ``geometry``, in order, in this process: what a reader of lines runs
     (``lightocr read`` with either engine, the evaluation scripts)."""
-    dataset = TextLineDataset(source, charset, geometry, require_label=require_label, augment=augment)
+    dataset = TextLineDataset(source, charset, geometry, require_label=require_label, augment=augment,
+                              max_pixels=max_pixels)
     return DataLoader(dataset, batch_size=batch_size, collate_fn=LineCollator(geometry))

@@ -7,6 +7,7 @@ import cv2
 import torch
 import torch.distributed as dist
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
@@ -164,7 +165,9 @@ class ResumableDataModule(LightningDataModule):
         return batch
 
     def state_dict(self) -> Dict[str, int]:
-        if self._sampler is None or self.trainer is None or not self.trainer.training:
+        """The training position, in every checkpoint of a fit: also those written during its validations
+        (``trainer.training`` is false then), which a run killed between two validations resumes from."""
+        if self._sampler is None or self.trainer is None or self.trainer.state.fn != TrainerFn.FITTING:
             return {}
         return self._sampler.position()
 

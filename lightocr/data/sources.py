@@ -14,7 +14,10 @@ import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..textfiles import read_lines
 
 Sample = Tuple[Image.Image, str, str]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -55,15 +58,58 @@ class TextSource:
         """Called by the data module with the run's charset; sources that generate text follow it."""
 
 
+class ImageTooLargeError(ValueError):
+    """An image over the pixel limit, refused before it is decoded."""
+
+
 def open_image(data: "bytes | str | Path", key: str) -> Image.Image:
-    """Decode an image fully (so that a truncated file fails here, naming ``key``)."""
+    """Open an image, reading its header only (size, mode): ``decode_image`` decodes it, after the caller has
+    looked at its size. Pillow's decompression-bomb guard (an image far over ``Image.MAX_IMAGE_PIXELS``) raises
+    ``ImageTooLargeError``; a file that is missing or not an image raises ``OSError``, naming ``key``."""
     try:
-        image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
-        image.load()
+        with warnings.catch_warnings():  # over Image.MAX_IMAGE_PIXELS: the caller's own limit decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
     except FileNotFoundError:
         raise FileNotFoundError(f"{key}: image file not found") from None
-    except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for corrupt files
+    except Image.DecompressionBombError as error:
+        raise ImageTooLargeError(f"{key}: {error}") from None
+    except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for files it cannot identify
         raise OSError(f"{key}: cannot decode image ({type(error).__name__}: {error})") from None
+
+
+def decode_image(image: Image.Image, key: str) -> Image.Image:
+    """Decode an opened image fully (a truncated file fails here, naming ``key``), turn it as its EXIF
+    orientation says, and bring it to 8 bits per channel (``to_8bit``)."""
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except Exception as error:
+        raise OSError(f"{key}: cannot decode image ({type(error).__name__}: {error})") from None
+    return to_8bit(image)
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """An image in a mode the rest of the pipeline converts faithfully: 16- and 32-bit integer images scaled by
+    their type's range (16 bits: 65535 is white; a 32-bit image whose values pass 65535 by its own maximum), float
+    images by 0..1 when their values lie in it and by their own minimum and maximum otherwise (NaN as black);
+    transparent images laid on white. 8-bit images are returned as they are."""
+    if image.mode.startswith("I"):
+        array = np.asarray(image).astype(np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else 255.0 if array.max(initial=0) <= 255 else \
+            65535.0 if array.max() <= 65535 else float(array.max())
+        return Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "F":
+        array = np.asarray(image).astype(np.float64)
+        finite = array[np.isfinite(array)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if low >= 0.0 and high <= 1.0:
+            low, high = 0.0, 1.0
+        scaled = (np.nan_to_num(array, nan=low, posinf=high, neginf=low) - low) / max(high - low, 1e-12)
+        return Image.fromarray(np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
     return image
 
 
@@ -137,7 +183,7 @@ class LabelFileSource(TextSource):
         self.root = Path(root) if root is not None else Path(self.path).parent
         self.entries: List[Tuple[str, str]] = []
         malformed = []
-        for number, line in enumerate(Path(self.path).read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(read_lines(self.path, "label file"), 1):
             if not line.strip():
                 continue
             if "\t" not in line:

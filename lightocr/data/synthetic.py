@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..textfiles import read_lines
 from .sources import Sample, TextSource
 
 BUILTIN_FONT = "builtin"
@@ -218,7 +219,7 @@ def load_lexicon(spec: str) -> Tuple[str, ...]:
         path = Path(spec).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"lexicon file not found: {spec}")
-        words = [line.split("\t")[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        words = [line.split("\t")[0].strip() for line in read_lines(path, "word list")]
     words = tuple(w for w in words if w and not w.isspace())
     if not words:
         raise ValueError(f"lexicon {spec} has no words")

@@ -10,6 +10,8 @@ import unicodedata
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
+from ..textfiles import read_lines
+
 PRESETS: Dict[str, str] = {
     "digits": string.digits,
     # the 36-symbol protocol of the scene-text benchmarks (case-insensitive letters and digits)
@@ -90,9 +92,10 @@ class Charset:
 
 
 def read_dictionary(path: Union[str, Path]) -> List[str]:
-    """One symbol per line (UTF-8); a line holding a single space is the space symbol; empty lines are skipped."""
+    """One symbol per line (UTF-8, a BOM dropped); a line holding a single space is the space symbol; empty lines
+    are skipped."""
     symbols = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_lines(path, "charset file"), 1):
         symbol = line if line == " " else line.strip()
         if not symbol:
             continue

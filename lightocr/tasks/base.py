@@ -3,16 +3,22 @@
 samples."""
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
+import torch.distributed as dist
 from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.rank_zero import rank_prefixed_message
 
 from ..data.dataset import SKIP_KINDS, SkippedSample
+from ..errors import NonFiniteTrainingError
 
+log = logging.getLogger(__name__)
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("cosine", "constant")
 STAGES = ("train", "val", "test")
@@ -28,6 +34,13 @@ class BaseTask(LightningModule):
     DDP ranks, logged as ``data/skipped_<stage>_<kind>`` and, for training, carried across resume; each kind is
     reported once with examples. A training batch with no usable sample still takes a step with a zero loss
     (``empty_batch_loss``), so that DDP ranks stay in step.
+
+    A step whose loss or gradients are not finite (NaN or inf) is skipped: no weight moves and the BatchNorm
+    statistics its forward pass changed are put back; it is counted as ``train/skipped_nonfinite`` (carried
+    across resume) and reported with its batch's sample keys. After ``max_nonfinite_steps`` such steps in a row
+    the run stops with ``NonFiniteTrainingError``. With ``16-mixed`` the gradient scaler keeps its own rule for
+    overflowing gradients (skip the step, lower the scale), which is not counted; a non-finite loss is. Under
+    DDP the processes decide together. A checkpoint with non-finite weights is never written.
     """
 
     def __init__(
@@ -40,8 +53,12 @@ class BaseTask(LightningModule):
             warmup_steps: int = 200,
             min_lr_ratio: float = 0.01,
             channels_last: bool = False,
+            max_nonfinite_steps: int = 10,
     ):
         super().__init__()
+        if max_nonfinite_steps < 1:
+            raise ValueError(f"max_nonfinite_steps must be at least 1, got {max_nonfinite_steps}")
+        self.max_nonfinite_steps = max_nonfinite_steps
         self.channels_last = channels_last
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
@@ -53,6 +70,10 @@ class BaseTask(LightningModule):
         self.skip_totals = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # training, all ranks, all runs
         self._carried = torch.zeros(len(SKIP_KINDS), dtype=torch.float64)  # from the checkpoint resumed
         self._reported_kinds: set = set()
+        self.nonfinite_total, self._nonfinite_in_a_row = 0, 0
+        self._loss_finite: Optional[torch.Tensor] = None
+        self._step_keys: List[str] = []
+        self._buffers_before: Optional[List[torch.Tensor]] = None
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
@@ -96,6 +117,62 @@ class BaseTask(LightningModule):
             progress = min(1.0, (position - warmup) / max(1, total_steps - warmup))
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
         return factor
+
+    # non-finite steps -------------------------------------------------------------------------------
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Note the batch's sample keys and keep the buffers (BatchNorm statistics) as they were before the
+        forward pass, to put them back if the step is skipped."""
+        if self._loss_finite is None:  # the first batch of an optimizer step (several with gradient accumulation)
+            buffers = [b for b in self.buffers()]
+            if self._buffers_before is None or len(self._buffers_before) != len(buffers):
+                self._buffers_before = [b.detach().clone() for b in buffers]
+            else:
+                for saved, buffer in zip(self._buffers_before, buffers):
+                    saved.copy_(buffer)
+            self._step_keys = []
+        self._step_keys += list(batch.get("keys", [])) if isinstance(batch, dict) else []
+
+    def on_before_backward(self, loss: torch.Tensor) -> None:
+        finite = torch.isfinite(loss.detach()).all()
+        self._loss_finite = finite if self._loss_finite is None else self._loss_finite & finite
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Skip the update of a step whose loss or gradients are not finite (see the class docstring)."""
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        loss_finite = self._loss_finite if self._loss_finite is not None else torch.tensor(True)
+        self._loss_finite = None
+        bad = ~loss_finite.to(self.device)
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        grads = [p.grad for p in parameters if p.grad is not None]
+        if scaler is None and grads:  # with a scaler, overflowing gradients are the scaler's to skip
+            bad = bad | ~torch.isfinite(torch.stack(torch._foreach_norm(grads)).sum())
+        locally_bad = bool(bad)
+        if self.trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+            bad = bad.float()
+            dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+        if not bool(bad):
+            self._nonfinite_in_a_row = 0
+            return
+        for parameter in parameters:
+            parameter.grad = None  # the optimizer leaves a parameter without a gradient untouched
+        with torch.no_grad():
+            for saved, buffer in zip(self._buffers_before or [], self.buffers()):
+                buffer.copy_(saved)
+        self.nonfinite_total += 1
+        self._nonfinite_in_a_row += 1
+        what = (f"non-finite loss in the batch of samples {self._step_keys[:8]}" if locally_bad and not
+                bool(loss_finite) else "non-finite gradients (or a non-finite loss on another process)")
+        rank_zero_warn(f"step {self.trainer.global_step} skipped: {what}; {self._nonfinite_in_a_row} in a row, "
+                       f"{self.nonfinite_total} in all (train/skipped_nonfinite)")
+        if locally_bad and not self.trainer.is_global_zero:
+            log.warning(rank_prefixed_message(f"step {self.trainer.global_step} skipped: {what}", self.global_rank))
+        self.log("train/skipped_nonfinite", float(self.nonfinite_total), rank_zero_only=True)
+        if self._nonfinite_in_a_row >= self.max_nonfinite_steps:
+            raise NonFiniteTrainingError(
+                f"{self._nonfinite_in_a_row} steps in a row had a non-finite loss or gradients (the last at step "
+                f"{self.trainer.global_step}, samples {self._step_keys[:8]}): training stopped with the weights of "
+                f"the last finite step. Lower the learning rate, clip gradients (trainer.gradient_clip_val), check "
+                f"the data, or raise model.init_args.max_nonfinite_steps")
 
     # bad samples ------------------------------------------------------------------------------------
     def on_error_policy(self) -> str:
@@ -142,6 +219,15 @@ class BaseTask(LightningModule):
         self.skip_totals = self._carried + self.reduced_skip_counts("train")
         self.log_skip_counts("train", self.skip_totals)
 
+    def evaluation_loss(self, loss) -> Optional[torch.Tensor]:
+        """A stage's mean loss (a ``MeanMetric``) over every DDP rank, or None when no rank had a usable sample.
+        Every rank computes it, also one that read nothing: the reduction inside is a collective that all ranks
+        must enter, or the others wait for it forever."""
+        with warnings.catch_warnings():  # a rank that read nothing: torchmetrics warns of a compute before update
+            warnings.filterwarnings("ignore", message=".*compute.*before.*update.*")
+            value = loss.compute()
+        return value if torch.isfinite(value) else None
+
     def on_validation_epoch_start(self) -> None:
         self.skip_counts["val"].zero_()
 
@@ -149,18 +235,37 @@ class BaseTask(LightningModule):
         self.skip_counts["test"].zero_()
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        """Refuse to write non-finite weights (on every process, so that DDP ranks stop together); keep the
+        counters of skipped samples and steps."""
+        broken = [name for name, value in checkpoint.get("state_dict", {}).items()
+                  if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all()]
+        if broken:
+            raise NonFiniteTrainingError(f"not writing a checkpoint at step {checkpoint.get('global_step')}: "
+                                         f"non-finite values in {', '.join(broken[:5])}")
         checkpoint["skipped_samples"] = dict(zip(SKIP_KINDS, self.skip_totals.tolist()))
+        checkpoint["skipped_nonfinite_steps"] = self.nonfinite_total
 
     def carry_skip_counts(self, checkpoint: Dict[str, Any]) -> None:
         """Go on counting from a resumed checkpoint's training totals."""
         counts = checkpoint.get("skipped_samples", {})
         self._carried = torch.tensor([float(counts.get(kind, 0)) for kind in SKIP_KINDS], dtype=torch.float64)
         self.skip_totals = self._carried.clone()
+        self.nonfinite_total = int(checkpoint.get("skipped_nonfinite_steps", 0))
 
 
 def prediction_rows(keys: List[str], predictions: List[Any]) -> List[Dict[str, Any]]:
     """The rows a reader prints and ``lightning predict`` writes: ``key``, ``text``, ``confidence``."""
     return [dict(key=key, text=p.text, confidence=p.confidence) for key, p in zip(keys, predictions)]
+
+
+TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tsv_line(row: Dict[str, Any]) -> str:
+    r"""A prediction row as one ``path<TAB>text<TAB>confidence`` line. A backslash, tab, newline or carriage
+    return inside the path or text is written as ``\\``, ``\t``, ``\n``, ``\r``, so that a file name can
+    never add a column or a row."""
+    return f"{str(row['key']).translate(TSV_ESCAPES)}\t{str(row['text']).translate(TSV_ESCAPES)}\t{row['confidence']:.4f}"
 
 
 def predict_source(task: BaseTask, source, batch_size: int = 32, **loader_kwargs: Any,

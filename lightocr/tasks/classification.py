@@ -124,8 +124,9 @@ class ImageClassificationTask(BaseTask):
         metrics, loss = self.eval_metrics[stage], self.eval_losses[stage]
         values = dict(metrics.compute())
         values[f"{stage}/score"] = values[f"{stage}/top1"]
-        if loss.update_called:
-            values[f"{stage}/loss"] = loss.compute()
+        mean_loss = self.evaluation_loss(loss)
+        if mean_loss is not None:
+            values[f"{stage}/loss"] = mean_loss
         self.log(f"{stage}/top1", values.pop(f"{stage}/top1"), prog_bar=True)
         self.log_dict(values)
         metrics.reset()

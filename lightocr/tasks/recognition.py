@@ -147,8 +147,9 @@ class TextRecognitionTask(BaseTask):
         metrics, loss = self.eval_metrics[stage], self.eval_losses[stage]
         values = dict(metrics.compute())
         values[f"{stage}/score"] = values[f"{stage}/word_acc"]
-        if loss.update_called:
-            values[f"{stage}/loss"] = loss.compute()
+        mean_loss = self.evaluation_loss(loss)
+        if mean_loss is not None:
+            values[f"{stage}/loss"] = mean_loss
         if stage == "val":
             for source in self.source_metrics.values():
                 values.update(source.compute())

@@ -3,7 +3,7 @@ import pytest
 import torch
 from lightning.pytorch import Callback, Trainer
 
-from lightocr.callbacks import LastCheckpointOnExit
+from lightocr.checkpoints import LastCheckpoint
 from lightocr.data import SyntheticTextSource, TextRecognitionDataModule
 from lightocr.tasks import TextRecognitionTask
 
@@ -33,7 +33,7 @@ def test_task_needs_a_charset():
 def test_fit_test_and_rebuild_from_checkpoint(tmp_path):
     data = tiny_data()
     task = tiny_task(data)
-    fit = trainer(tmp_path, max_steps=3, val_check_interval=3, callbacks=[LastCheckpointOnExit()])
+    fit = trainer(tmp_path, max_steps=3, val_check_interval=3, callbacks=[LastCheckpoint()])
     fit.fit(task, datamodule=data)
     results = fit.test(task, datamodule=data, verbose=False)[0]
     assert {"test/word_acc", "test/word_acc_bench", "test/cer", "test/ned", "test/loss"} <= set(results)
@@ -59,7 +59,7 @@ class InterruptAt(Callback):
 
 def test_ctrl_c_leaves_a_last_checkpoint(tmp_path):
     data = tiny_data()
-    run = trainer(tmp_path, max_steps=50, limit_val_batches=0, callbacks=[LastCheckpointOnExit(), InterruptAt(2)])
+    run = trainer(tmp_path, max_steps=50, limit_val_batches=0, callbacks=[LastCheckpoint(), InterruptAt(2)])
     with pytest.raises(SystemExit):  # Lightning shuts down gracefully, then exits
         run.fit(tiny_task(data), datamodule=data)
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
