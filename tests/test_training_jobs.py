@@ -32,19 +32,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(subcommand, run_dir, *extra, env=None, train=None, timeout=600):
-    """``python -m lightocr <subcommand>``; each launch writes to ``<run_dir>/version_<n>``."""
-    command = [sys.executable, "-m", "lightocr", subcommand, "--config", str(CONFIG),
-               f"--trainer.default_root_dir={run_dir}",
-               "--trainer.enable_progress_bar=false", "--model.init_args.backbone=lo_mobilenetv3_small_050",
-               "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
-               "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
-               f"--data.init_args.train_sources={train or sources(64, 0)}",
-               f"--data.init_args.val_sources={sources(16, 1)}", *extra]
+def cli_command(subcommand, run_dir, *extra, train=None):
+    """``python -m lightocr <subcommand>`` of a tiny CRNN on synthetic lines; each launch writes to
+    ``<run_dir>/version_<n>``."""
+    return [sys.executable, "-m", "lightocr", subcommand, "--config", str(CONFIG),
+            f"--trainer.default_root_dir={run_dir}",
+            "--trainer.enable_progress_bar=false", "--model.init_args.backbone=lo_mobilenetv3_small_050",
+            "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+            "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+            f"--data.init_args.train_sources={train or sources(64, 0)}",
+            f"--data.init_args.val_sources={sources(16, 1)}", *extra]
+
+
+def cli_environment(env=None):
     environment = dict(os.environ, PYTHONPATH=str(ROOT), MASTER_PORT=str(free_port()), **(env or {}))
     environment.pop("LIGHTOCR_RUN_DIR", None)
-    result = subprocess.run(command, capture_output=True, text=True, cwd=run_dir, env=environment, timeout=timeout)
-    assert result.returncode == 0, result.stderr[-4000:]
+    return environment
+
+
+def cli(subcommand, run_dir, *extra, env=None, train=None, timeout=600, check=True):
+    result = subprocess.run(cli_command(subcommand, run_dir, *extra, train=train), capture_output=True, text=True,
+                            cwd=run_dir, env=cli_environment(env), timeout=timeout)
+    if check:
+        assert result.returncode == 0, result.stderr[-4000:]
     return result
 
 

@@ -1,0 +1,277 @@
+"""Faults as they happen to real runs: a real signal sent to a real `lightning fit` subprocess, SIGKILL between
+two validations, a 2-process DDP run, a truncated checkpoint, a disk that fills up during a save."""
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from .fault_helpers import read_keys
+from .test_training_jobs import cli, cli_command, cli_environment
+
+NO_WANDB = {"WANDB_MODE": "disabled"}
+
+
+def callbacks(*items):
+    """``--trainer.callbacks+=...`` options that add callbacks to the config's defaults."""
+    return [f"--trainer.callbacks+={json.dumps(dict(class_path=path, init_args=args))}" for path, args in items]
+
+
+def keys_callback(path):
+    return ("tests.fault_helpers.TrainedKeys", dict(path=str(path)))
+
+
+def launch(run_dir, *extra, env=None, subcommand="fit"):
+    return subprocess.Popen(cli_command(subcommand, run_dir, *extra), cwd=run_dir, env=cli_environment(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(paths, process, timeout=180):
+    """Wait until every file in ``paths`` exists (a PauseAt marker); fail with the output if the run ends first."""
+    deadline = time.monotonic() + timeout
+    while not all(Path(p).exists() for p in paths):
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"the run ended (exit {process.returncode}) before pausing:\n{err[-4000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the run did not reach its pause")
+        time.sleep(0.05)
+
+
+def finish(process, timeout=180):
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"the run did not end after the signal:\n{err[-4000:]}")
+    return process.returncode, out, err
+
+
+def load(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=0, msg=key)
+
+
+# the run of these tests: 64 lines of batch 4 (16 steps an epoch, width pools of 8 batches), a validation every 5
+# steps whose word accuracy stays 0 (a tiny untrained network): the best checkpoint is never replaced after step 5
+RUN = ("--trainer.val_check_interval=5", "--trainer.limit_val_batches=2", "--trainer.deterministic=true",
+       "--trainer.logger=false", "--trainer.check_val_every_n_epoch=null")
+
+
+def test_sigkill_between_validations_resumes_at_the_data_position(tmp_path):
+    """Killed at step 12, the run resumes from the step-10 ``last.ckpt`` written by the validation there (its score
+    no better than step 5's) and trains the very batches the uninterrupted run trained from step 10 on, into the
+    second epoch: the same keys at every step and the same weights at the end."""
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    straight.mkdir(), broken.mkdir()
+    cli("fit", straight, *RUN, "--trainer.max_steps=20", *callbacks(keys_callback(straight / "keys.jsonl")),
+        env=NO_WANDB)
+    marker = broken / "paused"
+    process = launch(broken, *RUN, "--trainer.max_steps=20", *callbacks(
+        keys_callback(broken / "keys.jsonl"), ("tests.fault_helpers.PauseAt", dict(step=12, marker=str(marker)))),
+        env=NO_WANDB)
+    wait_for([f"{marker}.rank0"], process)
+    process.kill()  # SIGKILL: nothing runs after it
+    process.wait()
+    last = broken / "version_0" / "checkpoints" / "last.ckpt"
+    state = load(last)
+    assert state["global_step"] == 10  # the validation at step 10 refreshed it, though its score did not improve
+    assert state["TextRecognitionDataModule"]["samples"] + state["TextRecognitionDataModule"]["pool_batches"] * 4 \
+        == 10 * 4  # 10 batches of 4 trained: one pool of 8 batches, then 2 of the next
+    resumed = cli("fit", broken, *RUN, "--trainer.max_steps=20", "--ckpt_path=auto",
+                  *callbacks(keys_callback(broken / "keys.jsonl")), env=NO_WANDB)
+    assert "resuming" in resumed.stderr + resumed.stdout
+    straight_keys, resumed_keys = read_keys(straight / "keys.jsonl"), read_keys(broken / "keys.jsonl")
+    assert sorted(resumed_keys) == list(range(20))
+    for step in range(10, 20):
+        assert resumed_keys[step] == straight_keys[step], step
+    same_weights(load(straight / "version_0" / "checkpoints" / "last.ckpt")["state_dict"],
+                 load(last)["state_dict"])
+
+
+def test_sigterm_saves_the_step_reached_and_exits_143(tmp_path):
+    """``docker stop``: SIGTERM at step 7, long before the next validation. The run saves ``last.ckpt`` at step 7
+    with its data position, exits 143, and ``--ckpt_path last`` goes on from there to the same weights as a run
+    never stopped. W&B logs as configured (offline)."""
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    straight.mkdir(), stopped.mkdir()
+    run = ("--trainer.val_check_interval=50", "--trainer.limit_val_batches=2", "--trainer.deterministic=true",
+           "--trainer.check_val_every_n_epoch=null")
+    env = {"HOME": str(tmp_path), "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none"), "WANDB_MODE": ""}
+    cli("fit", straight, *run, "--trainer.logger=false", "--trainer.max_steps=12", env=NO_WANDB)
+    marker = stopped / "paused"
+    process = launch(stopped, *run, "--trainer.max_steps=12",
+                     *callbacks(("tests.fault_helpers.PauseAt", dict(step=7, marker=str(marker)))), env=env)
+    wait_for([f"{marker}.rank0"], process)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # the signal lands while the run is held at step 7
+    os.remove(f"{marker}.rank0")
+    code, out, err = finish(process)
+    assert code == 143, err[-3000:]
+    assert "stopped by SIGTERM at step 7" in err
+    state = load(stopped / "version_0" / "checkpoints" / "last.ckpt")
+    assert state["global_step"] == 7
+    assert state["TextRecognitionDataModule"]["pool_batches"] == 7
+    assert not list((stopped / "version_0").glob("run.lock"))  # released on the way out
+    cli("fit", stopped, *run, "--trainer.logger=false", "--trainer.max_steps=12", "--ckpt_path=last", env=NO_WANDB)
+    same_weights(load(straight / "version_0" / "checkpoints" / "last.ckpt")["state_dict"],
+                 load(stopped / "version_0" / "checkpoints" / "last.ckpt")["state_dict"])
+
+
+def test_sigterm_to_rank_zero_stops_both_ddp_processes_at_one_step(tmp_path):
+    """``docker stop`` signals the main process only. Both DDP processes stop after the same step, rank 0 saves
+    it, and every process exits."""
+    marker = tmp_path / "paused"
+    process = launch(tmp_path, *RUN, "--trainer.max_steps=40", "--trainer.strategy=ddp", "--trainer.devices=2",
+                     "--trainer.accelerator=cpu",
+                     *callbacks(("tests.fault_helpers.PauseAt", dict(step=3, marker=str(marker)))), env=NO_WANDB)
+    wait_for([f"{marker}.rank0", f"{marker}.rank1"], process)
+    child = int(Path(f"{marker}.rank1").read_text())
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    os.remove(f"{marker}.rank0"), os.remove(f"{marker}.rank1")
+    code, out, err = finish(process)
+    assert code == 143, err[-3000:]
+    assert load(tmp_path / "version_0" / "checkpoints" / "last.ckpt")["global_step"] == 3
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the rank-1 process was still running a minute after rank 0 stopped")
+
+
+def test_slurm_requeue_signal_saves_at_a_step_and_auto_takes_the_newest(tmp_path):
+    """SIGUSR1 under SLURM (``#SBATCH --signal``): an ``hpc_ckpt_1.ckpt`` at the step reached (6, after
+    ``last.ckpt`` at step 5), with its data position, and ``scontrol requeue <job>``; training goes on. Killed at step
+    8, ``--ckpt_path auto`` resumes from the hpc checkpoint, the newest, and trains what an unbroken run trains."""
+    straight, job = tmp_path / "straight", tmp_path / "job"
+    straight.mkdir(), job.mkdir()
+    cli("fit", straight, *RUN, "--trainer.max_steps=12", *callbacks(keys_callback(straight / "keys.jsonl")),
+        env=NO_WANDB)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'scontrol.log'}\n")
+    (bin_dir / "scontrol").chmod(0o755)
+    slurm = dict(NO_WANDB, PATH=f"{bin_dir}:{os.environ['PATH']}", SLURM_NTASKS="1", SLURM_JOB_NAME="ocr",
+                 SLURM_JOB_ID="4242", SLURM_PROCID="0", SLURM_LOCALID="0", SLURM_NODEID="0",
+                 SLURM_NODELIST="localhost", SLURM_NTASKS_PER_NODE="1")
+    run_dir = job / "run"
+    slurm["LIGHTOCR_RUN_DIR"] = str(run_dir)
+    marker = job / "paused"
+    command = cli_command("fit", job, *RUN, "--trainer.max_steps=12", "--ckpt_path=auto", *callbacks(
+        keys_callback(job / "keys.jsonl"), ("tests.fault_helpers.PauseAt", dict(step=6, marker=str(marker))),
+        ("tests.fault_helpers.PauseAt", dict(step=8, marker=str(job / "killed")))))
+    environment = cli_environment(slurm)
+    environment["LIGHTOCR_RUN_DIR"] = str(run_dir)
+    process = subprocess.Popen(command, cwd=job, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    wait_for([f"{marker}.rank0"], process)
+    process.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    os.remove(f"{marker}.rank0")
+    wait_for([job / "killed.rank0"], process)
+    process.kill()
+    process.wait()
+    hpc = load(run_dir / "hpc_ckpt_1.ckpt")
+    assert hpc["global_step"] == 6 and hpc["TextRecognitionDataModule"]["pool_batches"] == 6
+    assert load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 5
+    assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
+    os.remove(job / "killed.rank0")
+    command = [word for word in command if "PauseAt" not in word]
+    environment["SLURM_RESTART_COUNT"] = "1"  # the requeued job
+    result = subprocess.run(command, cwd=job, env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "hpc_ckpt_1.ckpt" in result.stderr + result.stdout
+    straight_keys, job_keys = read_keys(straight / "keys.jsonl"), read_keys(job / "keys.jsonl")
+    for step in range(6, 12):
+        assert job_keys[step] == straight_keys[step], step
+    same_weights(load(straight / "version_0" / "checkpoints" / "last.ckpt")["state_dict"],
+                 load(run_dir / "checkpoints" / "last.ckpt")["state_dict"])
+
+
+def test_a_truncated_last_checkpoint_is_named_and_the_next_newest_used(tmp_path):
+    cli("fit", tmp_path, *RUN, "--trainer.max_steps=10", env=NO_WANDB)
+    checkpoints = tmp_path / "version_0" / "checkpoints"
+    last = checkpoints / "last.ckpt"
+    best = next(p for p in checkpoints.glob("step*.ckpt"))
+    assert load(best)["global_step"] == 5
+    last.write_bytes(last.read_bytes()[:5000])  # what a kill in the middle of a non-atomic copy leaves
+    resumed = cli("fit", tmp_path, *RUN, "--trainer.max_steps=12", "--ckpt_path=auto", env=NO_WANDB)
+    log = resumed.stderr + resumed.stdout
+    assert f"cannot read checkpoint {last}" in log and f"resuming from {best} (step 5)" in log
+    assert load(last)["global_step"] == 12
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint_and_names_the_folder(tmp_path):
+    """The file-size limit makes every write past it fail as a full disk does: the save in the resumed run fails
+    halfway, and the run stops naming the folder, with last.ckpt still the one from before and no stray file."""
+    cli("fit", tmp_path, *RUN, "--trainer.max_steps=5", env=NO_WANDB)
+    last = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    limit = len(before) // 2
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run(cli_command("fit", tmp_path, *RUN, "--trainer.max_steps=10", "--ckpt_path=last"),
+                            cwd=tmp_path, env=cli_environment(NO_WANDB), capture_output=True, text=True,
+                            preexec_fn=small_disk, timeout=600)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"cannot write checkpoint last.ckpt in {last.parent}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert last.read_bytes() == before and load(last)["global_step"] == 5
+    assert sorted(p.name for p in last.parent.iterdir()) == sorted(["last.ckpt", "step5-score0.0000.ckpt"])
+
+
+def test_ddp_rank_whose_validation_data_is_all_unreadable_does_not_hang(tmp_path):
+    """Rank 1 reads none of its validation lines; both ranks still compute the metrics together and finish. The
+    word accuracy counts rank 0's 8 lines only, and the 8 unreadable ones are counted as skipped."""
+    val = json.dumps([dict(class_path="tests.jobs_helpers.UnreadableOnRank",
+                           init_args=dict(size=16, seed=1, max_length=5, font_dirs=[]))])
+    counts, metrics = tmp_path / "counts", tmp_path / "metrics.json"
+    cli("fit", tmp_path, "--trainer.max_steps=2", "--trainer.val_check_interval=2", "--trainer.strategy=ddp",
+        "--trainer.devices=2", "--trainer.accelerator=cpu", "--trainer.logger=false", "--trainer.num_sanity_val_steps=0",
+        f"--data.init_args.val_sources={val}",
+        *callbacks(("tests.fault_helpers.ValidationCounts", dict(folder=str(counts))),
+                   ("tests.jobs_helpers.DumpMetrics", dict(path=str(metrics)))),
+        env=NO_WANDB, timeout=300)
+    rank0, rank1 = (json.loads((counts / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["lines"] == 8 and rank1["lines"] == 0 and rank1["loss_weight"] == 0
+    logged = json.loads(metrics.read_text())
+    assert logged["data/skipped_val_image"] == 8
+    assert logged["val/word_acc"] == pytest.approx(rank0["correct"] / 8)
+    assert "val/loss" in logged
+
+
+def test_run_folder_in_use_is_refused_and_a_dead_holder_taken_over(tmp_path):
+    marker = tmp_path / "paused"
+    process = launch(tmp_path, *RUN, "--trainer.max_steps=20",
+                     *callbacks(("tests.fault_helpers.PauseAt", dict(step=6, marker=str(marker)))), env=NO_WANDB)
+    wait_for([f"{marker}.rank0"], process)
+    second = cli("fit", tmp_path, *RUN, "--trainer.max_steps=20", "--ckpt_path=last", env=NO_WANDB, check=False)
+    assert second.returncode == 1
+    assert f"{tmp_path / 'version_0'} is being trained by process {process.pid}" in second.stderr
+    assert "Traceback" not in second.stderr
+    process.kill()
+    process.wait()
+    third = cli("fit", tmp_path, *RUN, "--trainer.max_steps=8", "--ckpt_path=last", env=NO_WANDB)
+    assert "taking over" in third.stderr
+    assert load(tmp_path / "version_0" / "checkpoints" / "last.ckpt")["global_step"] == 8
