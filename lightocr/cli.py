@@ -179,8 +179,10 @@ class LightOCRCLI(LightningCLI):
                 init_args.save_dir, init_args.name, init_args.version = str(run_dir.parent), "", run_dir.name
         callbacks = config.trainer.get("callbacks") or []
         if not logger:  # --trainer.logger=false: the LR monitor, which needs a logger, goes too
-            config.trainer.callbacks = [c for c in callbacks
-                                        if not str(getattr(c, "class_path", "")).endswith("LearningRateMonitor")]
+            callbacks = [c for c in callbacks if not str(getattr(c, "class_path", "")).endswith("LearningRateMonitor")]
+        # a LastCheckpoint added on the command line (other settings) replaces the default one: one signal handler
+        lasts = [i for i, c in enumerate(callbacks) if str(getattr(c, "class_path", "")).endswith(".LastCheckpoint")]
+        config.trainer.callbacks = [c for i, c in enumerate(callbacks) if i not in lasts[:-1]]
         for callback in config.trainer.callbacks or []:
             if str(getattr(callback, "class_path", "")).endswith("ModelCheckpoint") and not callback.init_args.dirpath:
                 callback.init_args.dirpath = str(run_dir / "checkpoints")

@@ -275,3 +275,34 @@ def test_run_folder_in_use_is_refused_and_a_dead_holder_taken_over(tmp_path):
     third = cli("fit", tmp_path, *RUN, "--trainer.max_steps=8", "--ckpt_path=last", env=NO_WANDB)
     assert "taking over" in third.stderr
     assert load(tmp_path / "version_0" / "checkpoints" / "last.ckpt")["global_step"] == 8
+
+
+def test_a_nan_batch_on_one_ddp_process_skips_the_step_on_both(tmp_path):
+    """Rank 1's batch of step 2 holds a NaN; rank 0's is fine. Both skip the step together (no hang, no rank
+    updating alone), the weights stay equal across ranks, and the step is counted once."""
+    weights = tmp_path / "weights"
+    cli("fit", tmp_path, "--trainer.max_steps=4", "--trainer.limit_val_batches=0", "--trainer.strategy=ddp",
+        "--trainer.devices=2", "--trainer.accelerator=cpu", "--trainer.logger=false",
+        *callbacks(("tests.jobs_helpers.DumpRankWeights", dict(folder=str(weights))),
+                   ("tests.fault_helpers.PoisonImages", dict(steps=[2], rank=1))), env=NO_WANDB, timeout=300)
+    rank0, rank1 = (torch.load(weights / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for key, value in rank0.items():
+        assert torch.isfinite(value.float()).all(), key
+        if not key.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            assert torch.equal(value, rank1[key]), key
+    assert load(tmp_path / "version_0" / "checkpoints" / "last.ckpt")["skipped_nonfinite_steps"] == 1
+
+
+def test_last_checkpoint_every_n_steps_replaces_the_default_one(tmp_path):
+    marker = tmp_path / "paused"
+    process = launch(tmp_path, "--trainer.val_check_interval=50", "--trainer.check_val_every_n_epoch=null",
+                     "--trainer.logger=false", "--trainer.max_steps=20",
+                     *callbacks(("lightocr.checkpoints.LastCheckpoint", dict(every_n_train_steps=3)),
+                                ("tests.fault_helpers.PauseAt", dict(step=7, marker=str(marker)))), env=NO_WANDB)
+    wait_for([f"{marker}.rank0"], process)
+    process.kill()
+    process.wait()
+    state = load(tmp_path / "version_0" / "checkpoints" / "last.ckpt")
+    assert state["global_step"] == 6 and state["TextRecognitionDataModule"]["pool_batches"] == 6
+    kept = [key for key in state["callbacks"] if key.startswith("LastCheckpoint")]
+    assert len(kept) == 1 and state["callbacks"][kept[0]] == dict(every_n_train_steps=3)
