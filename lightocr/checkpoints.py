@@ -133,7 +133,7 @@ class LastCheckpoint(Checkpoint):
         """Take SIGTERM (and SLURM's requeue signal) over from Lightning, whose handlers act in the middle of a
         step (its requeue saves a checkpoint from inside the signal handler) and end a SIGTERM with exit code 0.
         Lightning restores the handlers it found when the run is torn down."""
-        self._pending = {}
+        self._pending = {signal.SIGTERM: True} if trainer.received_sigterm else {}  # during setup or sanity check
         environment = trainer._accelerator_connector.cluster_environment
         self._requeue_signal = (int(environment.requeue_signal) if isinstance(environment, SLURMEnvironment)
                                 and environment.auto_requeue else None)
@@ -185,7 +185,8 @@ class LastCheckpoint(Checkpoint):
         self._saved_step = None
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
-        if self.every_n_train_steps and trainer.global_step % self.every_n_train_steps == 0:
+        if (self.every_n_train_steps and trainer.global_step % self.every_n_train_steps == 0
+                and self._saved_step != trainer.global_step):  # once per step with gradient accumulation
             self.save(trainer)
         self._act_on_signals(trainer)
 

@@ -139,7 +139,7 @@ class LightOCRCLI(LightningCLI):
         elif checkpoint and checkpoint not in ("best", "hpc", "registry"):
             self.resume_dir = run_of_checkpoint(Path(checkpoint), self._run_root())
         if config.get("ckpt_path") and config.ckpt_path not in ("best", "hpc", "registry"):
-            state = check_checkpoint_file(config.ckpt_path)
+            state = read_checkpoint(Path(config.ckpt_path))  # fails now, not ten minutes into a run
             if self.config.get("subcommand") == "fit":
                 check_same_setup(config, config.ckpt_path, state)
             else:
@@ -289,13 +289,7 @@ def check_cpu_devices(trainer_config) -> None:
     devices = requested_devices(trainer_config.get("devices", "auto"))
     if on_cpu and devices is not None and devices > cores:
         raise ConfigError(f"trainer.devices={devices} asks for {devices} CPU processes, but this machine has {cores} "
-                         f"cores; use at most {cores} (or a GPU accelerator)")
-
-
-def check_checkpoint_file(path: str) -> dict:
-    """Fail now, naming the file, if a checkpoint is missing or unreadable (not ten minutes into a run);
-    returns its contents (memory-mapped)."""
-    return read_checkpoint(Path(path))
+                          f"cores; use at most {cores} (or a GPU accelerator)")
 
 
 def newest_checkpoint(run_dir: Path) -> Optional[Path]:
@@ -426,13 +420,14 @@ def load_task(checkpoint: str, task_name: str = "TextRecognitionTask", map_locat
     unpickling); a checkpoint of another task is refused, naming the command that reads it."""
     from . import tasks
 
-    state = check_checkpoint_file(checkpoint)
+    state = read_checkpoint(Path(checkpoint))
     if not isinstance(state, dict) or "hyper_parameters" not in state or "state_dict" not in state:
         raise CheckpointError(f"{checkpoint} is not a lightocr Lightning checkpoint (no hyper_parameters/state_dict)")
     hparams = {k: v for k, v in state["hyper_parameters"].items() if not k.startswith("_")}
     mark, kind, _ = TASK_MARKS[task_name]
     if mark not in hparams:
-        other = next((f" (a {k} checkpoint: use `lightocr {c}`)" for m, k, c in TASK_MARKS.values() if m in hparams), "")
+        other = next((f" (a {k} checkpoint: use `lightocr {c}`)" for m, k, c in TASK_MARKS.values() if m in hparams),
+                     "")
         raise CheckpointError(f"{checkpoint} is not a {kind} checkpoint (no {mark} in its hyperparameters){other}")
     task_class = getattr(tasks, task_name)
     unknown = sorted(set(hparams) - task_settings(task_class))
@@ -477,7 +472,7 @@ def open_reader(model: str, task_name: str, engine: Optional[str] = None, optimi
     check_engine(engine)
     if exported and engine == "torch":
         raise ConfigError(f"{model} is an exported ONNX file: read it with --engine onnxruntime (or give the "
-                         f"checkpoint it came from to --engine torch)")
+                          f"checkpoint it came from to --engine torch)")
     if exported:
         return open_onnx(model, kind, threads, beam_width=beam_width)
     task = load_task(model, task_name)
@@ -545,12 +540,12 @@ def export_main(argv: List[str]) -> int:
     parser.add_argument("--int8", action="store_true",
                         help="also write <out>.int8.onnx, dynamically quantized to int8 by ONNX Runtime's tools")
     args = parser.parse_args(argv)
-    state = check_checkpoint_file(args.ckpt)
+    state = read_checkpoint(Path(args.ckpt))
     hparams = state.get("hyper_parameters", {})
     task_name = next((name for name, (mark, _, _) in TASK_MARKS.items() if mark in hparams), None)
     if task_name is None:
-        raise CheckpointError(f"{args.ckpt} is not a lightocr task checkpoint (its hyperparameters name no charset or "
-                         f"classes)")
+        raise CheckpointError(f"{args.ckpt} is not a lightocr task checkpoint (its hyperparameters name no charset "
+                              f"or classes)")
     out = export_task(load_task(args.ckpt, task_name), args.out, args.opset)
     print(f"wrote {out}")
     if args.int8:

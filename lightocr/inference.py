@@ -104,12 +104,11 @@ def onnx_session(model: Union[str, Path, bytes], threads: Optional[int] = None):
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as error:
         message = str(error)
-        if "opset" in message.lower() or "domain_version" in message.lower():
-            opset = model_opset(model)
-            raise ModelFileError(f"{model if not isinstance(model, bytes) else 'the model'} needs ONNX opset {opset}, "
-                             f"which onnxruntime {ort.__version__} cannot run ({message.splitlines()[0]}): "
-                             f"upgrade onnxruntime or export again with a lower --opset") from None
         name = "the exported model" if isinstance(model, bytes) else str(model)
+        if "opset" in message.lower() or "domain_version" in message.lower():
+            raise ModelFileError(f"{name} needs ONNX opset {model_opset(model)}, which onnxruntime {ort.__version__} "
+                                 f"cannot run ({message.splitlines()[0]}): upgrade onnxruntime or export again with "
+                                 f"a lower --opset") from None
         raise ModelFileError(f"{name} is not an ONNX model that onnxruntime can load ({type(error).__name__}: "
                              f"{message.splitlines()[0] if message else ''}): export it again with `lightocr "
                              f"export`") from None
@@ -191,14 +190,15 @@ def read_metadata(session, name: str) -> Dict[str, Any]:
     values = {k[len(KEY_PREFIX):]: json.loads(v) for k, v in raw.items() if k.startswith(KEY_PREFIX)}
     if "task" not in values:
         raise ModelFileError(f"{name} has no lightocr metadata (no {KEY_PREFIX}task entry): export it with "
-                         f"`lightocr export` or `lightocr.export_onnx`")
+                             f"`lightocr export` or `lightocr.export_onnx`")
     required = REQUIRED_METADATA.get(values["task"])
     if required is None:
-        raise ModelFileError(f"{name}: unknown {KEY_PREFIX}task {values['task']!r} (known: {sorted(REQUIRED_METADATA)})")
+        raise ModelFileError(f"{name}: unknown {KEY_PREFIX}task {values['task']!r} "
+                             f"(known: {sorted(REQUIRED_METADATA)})")
     missing = [KEY_PREFIX + k for k in required if k not in values]
     if missing:
         raise ModelFileError(f"{name} lacks the lightocr metadata {', '.join(missing)} that a "
-                         f"{values['task']} reader needs")
+                             f"{values['task']} reader needs")
     return values
 
 

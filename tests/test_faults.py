@@ -248,7 +248,8 @@ def test_ddp_rank_whose_validation_data_is_all_unreadable_does_not_hang(tmp_path
                            init_args=dict(size=16, seed=1, max_length=5, font_dirs=[]))])
     counts, metrics = tmp_path / "counts", tmp_path / "metrics.json"
     cli("fit", tmp_path, "--trainer.max_steps=2", "--trainer.val_check_interval=2", "--trainer.strategy=ddp",
-        "--trainer.devices=2", "--trainer.accelerator=cpu", "--trainer.logger=false", "--trainer.num_sanity_val_steps=0",
+        "--trainer.devices=2", "--trainer.accelerator=cpu", "--trainer.logger=false",
+        "--trainer.num_sanity_val_steps=0",
         f"--data.init_args.val_sources={val}",
         *callbacks(("tests.fault_helpers.ValidationCounts", dict(folder=str(counts))),
                    ("tests.jobs_helpers.DumpMetrics", dict(path=str(metrics)))),

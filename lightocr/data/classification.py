@@ -122,7 +122,8 @@ class ClassificationDataset(SourceDataset):
     def size_problem(self, width: int, height: int) -> Optional[str]:
         """Also too large: an image whose shorter side, scaled up to the evaluation resize (``size / crop_pct``),
         would make it larger than ``max_pixels`` (a 20000x1 strip would take gigabytes)."""
-        scale = max(1.0, self.input_config["size"] / self.input_config.get("crop_pct", 1.0) / max(1, min(width, height)))
+        resize = self.input_config["size"] / self.input_config.get("crop_pct", 1.0)
+        scale = max(1.0, resize / max(1, min(width, height)))
         scaled = width * height * scale * scale
         if scaled > self.max_pixels:
             return (f"{width}x{height} image: with its shorter side scaled to the input size it would have "

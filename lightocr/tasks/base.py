@@ -265,7 +265,8 @@ def tsv_line(row: Dict[str, Any]) -> str:
     r"""A prediction row as one ``path<TAB>text<TAB>confidence`` line. A backslash, tab, newline or carriage
     return inside the path or text is written as ``\\``, ``\t``, ``\n``, ``\r``, so that a file name can
     never add a column or a row."""
-    return f"{str(row['key']).translate(TSV_ESCAPES)}\t{str(row['text']).translate(TSV_ESCAPES)}\t{row['confidence']:.4f}"
+    key, text = str(row["key"]).translate(TSV_ESCAPES), str(row["text"]).translate(TSV_ESCAPES)
+    return f"{key}\t{text}\t{row['confidence']:.4f}"
 
 
 def predict_source(task: BaseTask, source, batch_size: int = 32, **loader_kwargs: Any,
