@@ -59,11 +59,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: Dict[str, Any], path, storage_options: Optional[Any] = None) -> None:
         if "://" in str(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
-        folder = os.path.dirname(os.path.abspath(path))
+        folder, name = os.path.dirname(os.path.abspath(path)), os.path.basename(path)
+        kept = f"the previous {name} there is unchanged" if os.path.exists(path) else "nothing was written"
         temporary = None
         try:
             os.makedirs(folder, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+            handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
             with os.fdopen(handle, "wb") as stream:
                 torch.save(checkpoint, stream)
                 stream.flush()
@@ -73,9 +74,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             fsync_folder(folder)
         except OSError as error:
             raise CheckpointError(
-                f"cannot write checkpoint {os.path.basename(path)} in {folder}: {error.strerror or error}. The "
-                f"previous {os.path.basename(path)} there is unchanged; free space in {folder} (or move "
-                f"trainer.default_root_dir) and resume with --ckpt_path last") from error
+                f"cannot write checkpoint {name} in {folder}: {error.strerror or error}; {kept}. Free space in "
+                f"{folder} (or move trainer.default_root_dir) and resume with --ckpt_path last") from error
         finally:
             if temporary is not None and os.path.exists(temporary):
                 os.remove(temporary)

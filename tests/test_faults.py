@@ -3,6 +3,7 @@ two validations, a 2-process DDP run, a truncated checkpoint, a disk that fills 
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,52 +70,57 @@ def same_weights(a, b):
 # steps whose word accuracy stays 0 (a tiny untrained network): the best checkpoint is never replaced after step 5
 RUN = ("--trainer.val_check_interval=5", "--trainer.limit_val_batches=2", "--trainer.deterministic=true",
        "--trainer.logger=false", "--trainer.check_val_every_n_epoch=null")
+STEPS = 20  # into the second epoch, whose lines and augmentations differ from the first's
 
 
-def test_sigkill_between_validations_resumes_at_the_data_position(tmp_path):
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The run never interrupted, ``STEPS`` steps: the keys each step trained, and its folder."""
+    folder = tmp_path_factory.mktemp("straight")
+    cli("fit", folder, *RUN, f"--trainer.max_steps={STEPS}", *callbacks(keys_callback(folder / "keys.jsonl")),
+        env=NO_WANDB)
+    return folder
+
+
+def trains_as_straight(straight, keys_file, last, first_step):
+    """From ``first_step`` on, a resumed run trained the straight run's batches and ended with its weights."""
+    straight_keys, resumed_keys = read_keys(straight / "keys.jsonl"), read_keys(keys_file)
+    assert sorted(resumed_keys) == list(range(STEPS))
+    for step in range(first_step, STEPS):
+        assert resumed_keys[step] == straight_keys[step], step
+    same_weights(load(straight / "version_0" / "checkpoints" / "last.ckpt")["state_dict"], load(last)["state_dict"])
+
+
+def test_sigkill_between_validations_resumes_at_the_data_position(tmp_path, straight):
     """Killed at step 12, the run resumes from the step-10 ``last.ckpt`` written by the validation there (its score
     no better than step 5's) and trains the very batches the uninterrupted run trained from step 10 on, into the
     second epoch: the same keys at every step and the same weights at the end."""
-    straight, broken = tmp_path / "straight", tmp_path / "broken"
-    straight.mkdir(), broken.mkdir()
-    cli("fit", straight, *RUN, "--trainer.max_steps=20", *callbacks(keys_callback(straight / "keys.jsonl")),
-        env=NO_WANDB)
-    marker = broken / "paused"
-    process = launch(broken, *RUN, "--trainer.max_steps=20", *callbacks(
-        keys_callback(broken / "keys.jsonl"), ("tests.fault_helpers.PauseAt", dict(step=12, marker=str(marker)))),
-        env=NO_WANDB)
+    marker, keys = tmp_path / "paused", tmp_path / "keys.jsonl"
+    process = launch(tmp_path, *RUN, f"--trainer.max_steps={STEPS}", *callbacks(
+        keys_callback(keys), ("tests.fault_helpers.PauseAt", dict(step=12, marker=str(marker)))), env=NO_WANDB)
     wait_for([f"{marker}.rank0"], process)
     process.kill()  # SIGKILL: nothing runs after it
     process.wait()
-    last = broken / "version_0" / "checkpoints" / "last.ckpt"
+    last = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
     state = load(last)
     assert state["global_step"] == 10  # the validation at step 10 refreshed it, though its score did not improve
     assert state["TextRecognitionDataModule"]["samples"] + state["TextRecognitionDataModule"]["pool_batches"] * 4 \
         == 10 * 4  # 10 batches of 4 trained: one pool of 8 batches, then 2 of the next
-    resumed = cli("fit", broken, *RUN, "--trainer.max_steps=20", "--ckpt_path=auto",
-                  *callbacks(keys_callback(broken / "keys.jsonl")), env=NO_WANDB)
-    assert "resuming" in resumed.stderr + resumed.stdout
-    straight_keys, resumed_keys = read_keys(straight / "keys.jsonl"), read_keys(broken / "keys.jsonl")
-    assert sorted(resumed_keys) == list(range(20))
-    for step in range(10, 20):
-        assert resumed_keys[step] == straight_keys[step], step
-    same_weights(load(straight / "version_0" / "checkpoints" / "last.ckpt")["state_dict"],
-                 load(last)["state_dict"])
+    resumed = cli("fit", tmp_path, *RUN, f"--trainer.max_steps={STEPS}", "--ckpt_path=auto",
+                  *callbacks(keys_callback(keys)), env=NO_WANDB)
+    assert f"resuming {last}" in resumed.stderr + resumed.stdout
+    trains_as_straight(straight, keys, last, 10)
 
 
-def test_sigterm_saves_the_step_reached_and_exits_143(tmp_path):
-    """``docker stop``: SIGTERM at step 7, long before the next validation. The run saves ``last.ckpt`` at step 7
-    with its data position, exits 143, and ``--ckpt_path last`` goes on from there to the same weights as a run
-    never stopped. W&B logs as configured (offline)."""
-    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
-    straight.mkdir(), stopped.mkdir()
-    run = ("--trainer.val_check_interval=50", "--trainer.limit_val_batches=2", "--trainer.deterministic=true",
-           "--trainer.check_val_every_n_epoch=null")
+def test_sigterm_saves_the_step_reached_and_exits_143(tmp_path, straight):
+    """``docker stop``: SIGTERM at step 7, between two validations. The run saves ``last.ckpt`` at step 7 with its
+    data position, exits 143, and ``--ckpt_path last`` goes on from there to the same weights as a run never
+    stopped. W&B logs as configured (offline, without credentials)."""
+    marker, keys = tmp_path / "paused", tmp_path / "keys.jsonl"
     env = {"HOME": str(tmp_path), "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none"), "WANDB_MODE": ""}
-    cli("fit", straight, *run, "--trainer.logger=false", "--trainer.max_steps=12", env=NO_WANDB)
-    marker = stopped / "paused"
-    process = launch(stopped, *run, "--trainer.max_steps=12",
-                     *callbacks(("tests.fault_helpers.PauseAt", dict(step=7, marker=str(marker)))), env=env)
+    process = launch(tmp_path, *[a for a in RUN if a != "--trainer.logger=false"], f"--trainer.max_steps={STEPS}",
+                     *callbacks(keys_callback(keys), ("tests.fault_helpers.PauseAt", dict(step=7, marker=str(marker)))),
+                     env=env)
     wait_for([f"{marker}.rank0"], process)
     process.send_signal(signal.SIGTERM)
     time.sleep(0.5)  # the signal lands while the run is held at step 7
@@ -122,13 +128,14 @@ def test_sigterm_saves_the_step_reached_and_exits_143(tmp_path):
     code, out, err = finish(process)
     assert code == 143, err[-3000:]
     assert "stopped by SIGTERM at step 7" in err
-    state = load(stopped / "version_0" / "checkpoints" / "last.ckpt")
+    last = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    state = load(last)
     assert state["global_step"] == 7
     assert state["TextRecognitionDataModule"]["pool_batches"] == 7
-    assert not list((stopped / "version_0").glob("run.lock"))  # released on the way out
-    cli("fit", stopped, *run, "--trainer.logger=false", "--trainer.max_steps=12", "--ckpt_path=last", env=NO_WANDB)
-    same_weights(load(straight / "version_0" / "checkpoints" / "last.ckpt")["state_dict"],
-                 load(stopped / "version_0" / "checkpoints" / "last.ckpt")["state_dict"])
+    assert not list((tmp_path / "version_0").glob("run.lock"))  # released on the way out
+    cli("fit", tmp_path, *RUN, f"--trainer.max_steps={STEPS}", "--ckpt_path=last", *callbacks(keys_callback(keys)),
+        env=NO_WANDB)
+    trains_as_straight(straight, keys, last, 7)
 
 
 def test_sigterm_to_rank_zero_stops_both_ddp_processes_at_one_step(tmp_path):
@@ -158,87 +165,83 @@ def test_sigterm_to_rank_zero_stops_both_ddp_processes_at_one_step(tmp_path):
         pytest.fail("the rank-1 process was still running a minute after rank 0 stopped")
 
 
-def test_slurm_requeue_signal_saves_at_a_step_and_auto_takes_the_newest(tmp_path):
+def test_slurm_requeue_signal_saves_at_a_step_and_auto_takes_the_newest(tmp_path, straight):
     """SIGUSR1 under SLURM (``#SBATCH --signal``): an ``hpc_ckpt_1.ckpt`` at the step reached (6, after
     ``last.ckpt`` at step 5), with its data position, and ``scontrol requeue <job>``; training goes on. Killed at step
     8, ``--ckpt_path auto`` resumes from the hpc checkpoint, the newest, and trains what an unbroken run trains."""
-    straight, job = tmp_path / "straight", tmp_path / "job"
-    straight.mkdir(), job.mkdir()
-    cli("fit", straight, *RUN, "--trainer.max_steps=12", *callbacks(keys_callback(straight / "keys.jsonl")),
-        env=NO_WANDB)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'scontrol.log'}\n")
     (bin_dir / "scontrol").chmod(0o755)
-    slurm = dict(NO_WANDB, PATH=f"{bin_dir}:{os.environ['PATH']}", SLURM_NTASKS="1", SLURM_JOB_NAME="ocr",
-                 SLURM_JOB_ID="4242", SLURM_PROCID="0", SLURM_LOCALID="0", SLURM_NODEID="0",
-                 SLURM_NODELIST="localhost", SLURM_NTASKS_PER_NODE="1")
-    run_dir = job / "run"
-    slurm["LIGHTOCR_RUN_DIR"] = str(run_dir)
-    marker = job / "paused"
-    command = cli_command("fit", job, *RUN, "--trainer.max_steps=12", "--ckpt_path=auto", *callbacks(
-        keys_callback(job / "keys.jsonl"), ("tests.fault_helpers.PauseAt", dict(step=6, marker=str(marker))),
-        ("tests.fault_helpers.PauseAt", dict(step=8, marker=str(job / "killed")))))
-    environment = cli_environment(slurm)
-    environment["LIGHTOCR_RUN_DIR"] = str(run_dir)
-    process = subprocess.Popen(command, cwd=job, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    run_dir, marker, keys = tmp_path / "run", tmp_path / "paused", tmp_path / "keys.jsonl"
+    environment = cli_environment(dict(
+        NO_WANDB, PATH=f"{bin_dir}:{os.environ['PATH']}", SLURM_NTASKS="1", SLURM_JOB_NAME="ocr",
+        SLURM_JOB_ID="4242", SLURM_PROCID="0", SLURM_LOCALID="0", SLURM_NODEID="0", SLURM_NODELIST="localhost",
+        SLURM_NTASKS_PER_NODE="1"))
+    environment["LIGHTOCR_RUN_DIR"] = str(run_dir)  # as the sbatch script sets it
+    command = cli_command("fit", tmp_path, *RUN, f"--trainer.max_steps={STEPS}", "--ckpt_path=auto", *callbacks(
+        keys_callback(keys), ("tests.fault_helpers.PauseAt", dict(step=6, marker=str(marker))),
+        ("tests.fault_helpers.PauseAt", dict(step=8, marker=str(tmp_path / "killed")))))
+    process = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     wait_for([f"{marker}.rank0"], process)
     process.send_signal(signal.SIGUSR1)
     time.sleep(0.5)
     os.remove(f"{marker}.rank0")
-    wait_for([job / "killed.rank0"], process)
+    wait_for([tmp_path / "killed.rank0"], process)
     process.kill()
     process.wait()
     hpc = load(run_dir / "hpc_ckpt_1.ckpt")
     assert hpc["global_step"] == 6 and hpc["TextRecognitionDataModule"]["pool_batches"] == 6
     assert load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 5
     assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
-    os.remove(job / "killed.rank0")
     command = [word for word in command if "PauseAt" not in word]
     environment["SLURM_RESTART_COUNT"] = "1"  # the requeued job
-    result = subprocess.run(command, cwd=job, env=environment, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "hpc_ckpt_1.ckpt" in result.stderr + result.stdout
-    straight_keys, job_keys = read_keys(straight / "keys.jsonl"), read_keys(job / "keys.jsonl")
-    for step in range(6, 12):
-        assert job_keys[step] == straight_keys[step], step
-    same_weights(load(straight / "version_0" / "checkpoints" / "last.ckpt")["state_dict"],
-                 load(run_dir / "checkpoints" / "last.ckpt")["state_dict"])
+    assert f"resuming {run_dir / 'hpc_ckpt_1.ckpt'}" in result.stderr + result.stdout
+    trains_as_straight(straight, keys, run_dir / "checkpoints" / "last.ckpt", 6)
 
 
-def test_a_truncated_last_checkpoint_is_named_and_the_next_newest_used(tmp_path):
-    cli("fit", tmp_path, *RUN, "--trainer.max_steps=10", env=NO_WANDB)
-    checkpoints = tmp_path / "version_0" / "checkpoints"
-    last = checkpoints / "last.ckpt"
-    best = next(p for p in checkpoints.glob("step*.ckpt"))
+def copy_of(straight, folder):
+    """The straight run's folder, to break and resume without touching the shared one."""
+    shutil.copytree(straight / "version_0", folder / "version_0")
+    return folder / "version_0" / "checkpoints"
+
+
+def test_a_truncated_last_checkpoint_is_named_and_the_next_newest_used(tmp_path, straight):
+    checkpoints = copy_of(straight, tmp_path)
+    last, best = checkpoints / "last.ckpt", checkpoints / "step5-score0.0000.ckpt"
     assert load(best)["global_step"] == 5
     last.write_bytes(last.read_bytes()[:5000])  # what a kill in the middle of a non-atomic copy leaves
-    resumed = cli("fit", tmp_path, *RUN, "--trainer.max_steps=12", "--ckpt_path=auto", env=NO_WANDB)
+    resumed = cli("fit", tmp_path, *RUN, "--trainer.max_steps=7", "--ckpt_path=auto", env=NO_WANDB)
     log = resumed.stderr + resumed.stdout
     assert f"cannot read checkpoint {last}" in log and f"resuming from {best} (step 5)" in log
-    assert load(last)["global_step"] == 12
+    assert load(last)["global_step"] == 7
 
 
-def test_a_full_disk_keeps_the_previous_checkpoint_and_names_the_folder(tmp_path):
+def test_a_full_disk_keeps_the_previous_checkpoint_and_names_the_folder(tmp_path, straight):
     """The file-size limit makes every write past it fail as a full disk does: the save in the resumed run fails
     halfway, and the run stops naming the folder, with last.ckpt still the one from before and no stray file."""
-    cli("fit", tmp_path, *RUN, "--trainer.max_steps=5", env=NO_WANDB)
-    last = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    checkpoints = copy_of(straight, tmp_path)
+    last = checkpoints / "last.ckpt"
     before = last.read_bytes()
     limit = len(before) // 2
 
     def small_disk():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    result = subprocess.run(cli_command("fit", tmp_path, *RUN, "--trainer.max_steps=10", "--ckpt_path=last"),
+    result = subprocess.run(cli_command("fit", tmp_path, *RUN, f"--trainer.max_steps={STEPS + 5}",
+                                        "--ckpt_path=last"),
                             cwd=tmp_path, env=cli_environment(NO_WANDB), capture_output=True, text=True,
                             preexec_fn=small_disk, timeout=600)
     assert result.returncode == 1, result.stderr[-3000:]
-    assert f"cannot write checkpoint last.ckpt in {last.parent}" in result.stderr
+    # the first save is the step-25 best (the copied run's best lies in another folder, so the score is new here)
+    assert (f"cannot write checkpoint step25-score0.0000.ckpt in {checkpoints}: File too large; nothing was "
+            f"written. Free space in {checkpoints}") in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert last.read_bytes() == before and load(last)["global_step"] == 5
-    assert sorted(p.name for p in last.parent.iterdir()) == sorted(["last.ckpt", "step5-score0.0000.ckpt"])
+    assert last.read_bytes() == before and load(last)["global_step"] == STEPS
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["last.ckpt", "step5-score0.0000.ckpt"]
 
 
 def test_ddp_rank_whose_validation_data_is_all_unreadable_does_not_hang(tmp_path):
