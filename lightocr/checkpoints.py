@@ -167,7 +167,7 @@ class LastCheckpoint(Checkpoint):
 
     def _save_hpc_and_requeue(self, trainer: Trainer) -> None:
         path = trainer.strategy.broadcast(trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir))
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)
         rank_zero_info(f"requeue signal: saved {path} (step {trainer.global_step})")
         if trainer.is_global_zero:
             requeue_slurm_job()
@@ -176,7 +176,7 @@ class LastCheckpoint(Checkpoint):
     def save(self, trainer: Trainer) -> str:
         """Write ``last.ckpt`` at the current step (every process calls this); returns its path."""
         path = os.path.join(checkpoint_folder(trainer), LAST_NAME)
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)
         self._saved_step = trainer.global_step
         return path
 
