@@ -96,8 +96,11 @@ def to_8bit(image: Image.Image) -> Image.Image:
     transparent images laid on white. 8-bit images are returned as they are."""
     if image.mode.startswith("I"):
         array = np.asarray(image).astype(np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") else 255.0 if array.max(initial=0) <= 255 else \
-            65535.0 if array.max() <= 65535 else float(array.max())
+        peak = float(array.max(initial=0))
+        if image.mode.startswith("I;16") or 255 < peak <= 65535:
+            top = 65535.0
+        else:  # 32-bit: 8-bit values kept, larger ones by the image's own maximum
+            top = 255.0 if peak <= 255 else peak
         return Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if image.mode == "F":
         array = np.asarray(image).astype(np.float64)
