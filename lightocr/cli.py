@@ -402,8 +402,9 @@ def errors_as_messages():
     except TrainingStopped as stopped:
         print(f"lightocr: {stopped}", file=sys.stderr)
         sys.exit(stopped.exit_code)
-    except SIGTERMException:  # SIGTERM before training started, handled by Lightning: nothing was trained
-        print("lightocr: stopped by SIGTERM before the first training step", file=sys.stderr)
+    except SIGTERMException:  # handled by Lightning (before training started, or without LastCheckpoint)
+        print("lightocr: stopped by SIGTERM before lightocr's LastCheckpoint could save the step reached; the newest "
+              "checkpoint is the one written before the signal", file=sys.stderr)
         sys.exit(128 + signal.SIGTERM)
     except LightOCRError as error:
         print(f"lightocr: error: {error}", file=sys.stderr)
