@@ -34,7 +34,6 @@ from .checkpoints import run_checkpoints
 from .errors import RunFolderError
 
 VERSION = re.compile(r"^version_(\d+)$")
-LAST = Path("checkpoints") / "last.ckpt"
 # how Lightning's DDP launcher hands the run folder to the processes it starts
 RUN_DIR_ENV, WANDB_ID_ENV = "LIGHTOCR_RUN_DIR", "LIGHTOCR_WANDB_ID"
 
