@@ -121,7 +121,6 @@ class LastCheckpoint(Checkpoint):
             raise ValueError(f"every_n_train_steps must be a positive number of steps, got {every_n_train_steps}")
         self.every_n_train_steps = every_n_train_steps
         self._pending: Dict[int, bool] = {}
-        self._previous_handlers: Dict[int, Any] = {}
         self._saved_step: Optional[int] = None
         self._requeue_signal: Optional[int] = None
 

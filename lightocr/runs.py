@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from lightning.pytorch.utilities import rank_zero_warn
+
 from .checkpoints import run_checkpoints
 from .errors import RunFolderError
 
@@ -156,7 +158,6 @@ class RunLock:
                         f"{self.path.parent} is being trained by process {holder.get('pid', '?')} on host "
                         f"{holder.get('host', '?')} (lock file {self.path}, refreshed every {HEARTBEAT_S} s). Wait for "
                         f"it to end or stop it; if that process is gone (its host crashed), delete {self.path}")
-                from lightning.pytorch.utilities import rank_zero_warn
                 rank_zero_warn(f"taking over {self.path}: its holder (process {holder.get('pid', '?')} on "
                                f"{holder.get('host', '?')}) is gone")
                 try:

@@ -123,7 +123,7 @@ class BaseTask(LightningModule):
         """Note the batch's sample keys and keep the buffers (BatchNorm statistics) as they were before the
         forward pass, to put them back if the step is skipped."""
         if self._loss_finite is None:  # the first batch of an optimizer step (several with gradient accumulation)
-            buffers = [b for b in self.buffers()]
+            buffers = list(self.buffers())
             if self._buffers_before is None or len(self._buffers_before) != len(buffers):
                 self._buffers_before = [b.detach().clone() for b in buffers]
             else:
@@ -146,11 +146,10 @@ class BaseTask(LightningModule):
         grads = [p.grad for p in parameters if p.grad is not None]
         if scaler is None and grads:  # with a scaler, overflowing gradients are the scaler's to skip
             bad = bad | ~torch.isfinite(torch.stack(torch._foreach_norm(grads)).sum())
-        locally_bad = bool(bad)
         if self.trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
             bad = bad.float()
             dist.all_reduce(bad, op=dist.ReduceOp.MAX)
-        if not bool(bad):
+        if not bool(bad):  # the one host sync of a finite step
             self._nonfinite_in_a_row = 0
             return
         for parameter in parameters:
@@ -160,11 +159,12 @@ class BaseTask(LightningModule):
                 buffer.copy_(saved)
         self.nonfinite_total += 1
         self._nonfinite_in_a_row += 1
-        what = (f"non-finite loss in the batch of samples {self._step_keys[:8]}" if locally_bad and not
-                bool(loss_finite) else "non-finite gradients (or a non-finite loss on another process)")
+        own_loss_bad = not bool(loss_finite)
+        what = (f"non-finite loss in the batch of samples {self._step_keys[:8]}" if own_loss_bad
+                else "non-finite gradients (or a non-finite loss on another process)")
         rank_zero_warn(f"step {self.trainer.global_step} skipped: {what}; {self._nonfinite_in_a_row} in a row, "
                        f"{self.nonfinite_total} in all (train/skipped_nonfinite)")
-        if locally_bad and not self.trainer.is_global_zero:
+        if own_loss_bad and not self.trainer.is_global_zero:
             log.warning(rank_prefixed_message(f"step {self.trainer.global_step} skipped: {what}", self.global_rank))
         self.log("train/skipped_nonfinite", float(self.nonfinite_total), rank_zero_only=True)
         if self._nonfinite_in_a_row >= self.max_nonfinite_steps:
