@@ -7,7 +7,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from .tasks.base import tsv_line
+from .predictor import tsv_line
 
 
 class PredictionSamples(Callback):

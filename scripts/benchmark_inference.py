@@ -32,13 +32,13 @@ import torch
 from _report import HELD_OUT_FAMILIES, ROOT, write_section
 from train_eval_crnn import EVAL_SEED
 
-from lightocr.cli import load_task
 from lightocr.data import SyntheticTextSource, default_augment
-from lightocr.data.dataset import LineCollator
 from lightocr.data.transforms import augment_line
 from lightocr.export import export_task, quantize_int8
-from lightocr.inference import open_onnx, optimize_for_inference
+from lightocr.inference import optimize_for_inference
 from lightocr.ocr import WordAccuracy
+from lightocr.predictor import open_predictor
+from lightocr.tasks import load_task
 
 START, END = "<!-- inference:start -->", "<!-- inference:end -->"
 
@@ -56,22 +56,11 @@ def rendered_lines(count: int):
     return images, texts
 
 
-def lightocr_reader(reader, collate: LineCollator) -> Callable[[List], List[str]]:
-    """A function from a list of images to their texts, through a lightocr reader (task or ONNX)."""
-    geometry = reader.geometry
-
+def lightocr_reader(predictor) -> Callable[[List], List[str]]:
+    """A function from a list of images to their texts, through a lightocr predictor (either engine)."""
     def read(images: List) -> List[str]:
-        batch = collate([dict(image=geometry.to_tensor(image), label="", key=str(i)) for i, image in
-                         enumerate(images)])
-        with torch.inference_mode():
-            return [row["text"] for row in reader.predict_step(batch, 0)]
+        return [row["text"] for row in predictor(images, batch_size=len(images))]
     return read
-
-
-def eager_reader(task) -> Callable[[List], List[str]]:
-    """The network as loaded from the checkpoint, in NCHW, decoded as ``predict_step`` does."""
-    task.channels_last = False
-    return lightocr_reader(task, LineCollator(task.geometry))
 
 
 def rapidocr_reader():
@@ -123,20 +112,19 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     images, texts = rendered_lines(args.lines)
-    eager = load_task(args.ckpt)
+    eager = load_task(args.ckpt)  # the network as loaded from the checkpoint, in NCHW
     charset = eager.charset.symbols
-    readers: Dict[str, Callable] = {"PyTorch eager": eager_reader(eager)}
+    readers: Dict[str, Callable] = {"PyTorch eager": lightocr_reader(eager.predictor())}
     optimized = optimize_for_inference(load_task(args.ckpt))
-    readers["PyTorch, BN folded + channels_last"] = lightocr_reader(optimized, LineCollator(optimized.geometry))
+    readers["PyTorch, BN folded + channels_last"] = lightocr_reader(optimized.predictor())
     if not args.no_compile:
         compiled = optimize_for_inference(load_task(args.ckpt), compile=True)
-        readers["torch.compile"] = lightocr_reader(compiled, LineCollator(compiled.geometry))
+        readers["torch.compile"] = lightocr_reader(compiled.predictor())
     with tempfile.TemporaryDirectory() as folder:
         fp32 = export_task(load_task(args.ckpt), Path(folder) / "model.onnx")
         int8 = quantize_int8(fp32, Path(folder) / "model.int8.onnx")
         for name, path in (("ONNX Runtime float32", fp32), ("ONNX Runtime int8", int8)):
-            reader = open_onnx(path.read_bytes(), threads=args.threads)
-            readers[name] = lightocr_reader(reader, LineCollator(reader.geometry))
+            readers[name] = lightocr_reader(open_predictor(path, threads=args.threads))
     rapid = rapidocr_reader()
     if rapid is not None:
         readers["RapidOCR PP-OCRv4 mobile (its API)"] = rapid

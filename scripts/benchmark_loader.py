@@ -21,7 +21,7 @@ from _report import ROOT, write_section
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from torch.utils.data import DataLoader
 
-from lightocr.cli import LightOCRCLI
+from lightocr.lightning_cli import LightOCRCLI
 
 START, END = "<!-- loader:start -->", "<!-- loader:end -->"
 

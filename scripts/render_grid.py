@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from lightocr.data import SyntheticTextSource, default_augment
-from lightocr.data.transforms import LineGeometry, augment_line
+from lightocr.data.geometry import LineGeometry
+from lightocr.data.transforms import augment_line
 
 
 def main() -> int:
@@ -38,8 +39,7 @@ def main() -> int:
         image, _, _ = source.load(index)
         if augment is not None:
             image = augment_line(augment, image, index)
-        tensor = geometry.to_tensor(image)
-        pixels = (tensor.permute(1, 2, 0).numpy() * geometry.std + geometry.mean).clip(0, 1)
+        pixels = (geometry.to_array(image).transpose(1, 2, 0) * geometry.std + geometry.mean).clip(0, 1)
         line = Image.fromarray((pixels * 255).astype(np.uint8)).convert("RGB")
         row = Image.new("RGB", (line.width + 260, line.height + 4), "white")
         row.paste(line, (0, 2))

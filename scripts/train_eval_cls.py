@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, split_fonts, train_eval_parser, write_section
 
-from lightocr.cli import load_task
+from lightocr.tasks import load_task
 from lightocr.data import GlyphSource
 from lightocr.tasks import predict_source
 

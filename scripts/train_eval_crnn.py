@@ -35,7 +35,7 @@ import torch
 from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, family_of, read_fit, split_fonts, train_eval_parser,
                      write_section)
 
-from lightocr.cli import load_task
+from lightocr.tasks import load_task
 from lightocr.data import SyntheticTextSource, default_augment
 from lightocr.data.transforms import build_pipeline
 from lightocr.ocr import CharErrorRate, WordAccuracy

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from lightocr.cli import LightOCRCLI
+from lightocr.lightning_cli import LightOCRCLI
 from lightocr.errors import CheckpointError
 from .data.conftest import line_image, png_bytes
 

@@ -1,13 +1,15 @@
 """Data: sources (LMDB, label files, image folders, synthetic lines and glyphs), the datasets with their skip
-policy, and the DataModules of text recognition and image classification."""
-from .classification import ClassificationDataModule, GlyphSource, ImageFolderSource
-from .datamodule import TextRecognitionDataModule
-from .dataset import SKIP_KINDS, BadSampleError, LineCollator, SkippedSample, TextLineDataset
-from .sources import ImageFilesSource, LabelFileSource, LmdbSource, MixedSource, TextSource
-from .synthetic import BUILTIN_FONT, SyntheticTextSource, find_fonts
-from .transforms import LineGeometry, default_augment, resize_line
+policy, and the DataModules of text recognition and image classification. Each name is imported on first use
+(``lightocr._lazy``): the samples, sources and line geometry need neither torch nor Lightning."""
+from .._lazy import lazy_attributes
 
-__all__ = ["BUILTIN_FONT", "BadSampleError", "ClassificationDataModule", "GlyphSource", "ImageFilesSource",
-           "ImageFolderSource", "LabelFileSource", "LineCollator", "LineGeometry", "LmdbSource", "MixedSource",
-           "SKIP_KINDS", "SkippedSample", "SyntheticTextSource", "TextLineDataset", "TextRecognitionDataModule",
-           "TextSource", "default_augment", "find_fonts", "resize_line"]
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "ClassificationDataModule": ".classification", "GlyphSource": ".classification",
+    "ImageFolderSource": ".classification", "TextRecognitionDataModule": ".datamodule",
+    "LineCollator": ".dataset", "TextLineDataset": ".dataset", "LineGeometry": ".geometry",
+    "SKIP_KINDS": ".samples", "BadSampleError": ".samples", "SkippedSample": ".samples",
+    "ImageFilesSource": ".sources", "LabelFileSource": ".sources", "LmdbSource": ".sources",
+    "MixedSource": ".sources", "TextSource": ".sources", "BUILTIN_FONT": ".synthetic",
+    "SyntheticTextSource": ".synthetic", "find_fonts": ".synthetic", "default_augment": ".transforms",
+    "resize_line": ".dataset",
+})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import albumentations as A
 import numpy as np
@@ -20,7 +20,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .dataset import DEFAULT_MAX_PIXELS, SkippedSample, SourceDataset, bad_sample, check_on_error
+from .image_inputs import ImageSamples, default_eval_steps, to_input
+from .samples import DEFAULT_MAX_PIXELS, SkippedSample, bad_sample, check_on_error
 from .samplers import ResumableDataModule
 from .sources import IMAGE_SUFFIXES, ImageFilesSource, LabelFileSource, Sample, TextSource, open_image
 from .synthetic import SyntheticTextSource
@@ -101,13 +102,7 @@ def default_train_steps(size: int) -> List[Dict[str, Any]]:
             dict(transform="ColorJitter", brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05)]
 
 
-def default_eval_steps(size: int, crop_pct: float) -> List[Dict[str, Any]]:
-    """Resize the short side to ``size / crop_pct``, then crop the centre."""
-    return [dict(transform="SmallestMaxSize", max_size=int(round(size / crop_pct))),
-            dict(transform="CenterCrop", height=size, width=size)]
-
-
-class ClassificationDataset(SourceDataset):
+class ClassificationDataset(ImageSamples):
     """``{"image", "target", "key"}`` samples of a source, or ``SkippedSample`` (an unreadable or too large image;
     a class outside the class list, named with its sample; a transform that fails on it). ``input_config``:
     ``size``, ``channels``, ``mean``, ``std``, ``crop_pct``."""
@@ -115,20 +110,9 @@ class ClassificationDataset(SourceDataset):
     def __init__(self, source: TextSource, classes: Sequence[str], input_config: Dict[str, Any],
                  pipeline: A.Compose, on_error: str = "skip", require_label: bool = True, seed: int = 0,
                  max_pixels: int = DEFAULT_MAX_PIXELS):
-        super().__init__(source, on_error, require_label, seed, max_pixels)
+        super().__init__(source, input_config, on_error, require_label, seed, max_pixels)
         self.index = {name: i for i, name in enumerate(classes)}
-        self.input_config, self.pipeline = input_config, pipeline
-
-    def size_problem(self, width: int, height: int) -> Optional[str]:
-        """Also too large: an image whose shorter side, scaled up to the evaluation resize (``size / crop_pct``),
-        would make it larger than ``max_pixels`` (a 20000x1 strip would take gigabytes)."""
-        resize = self.input_config["size"] / self.input_config.get("crop_pct", 1.0)
-        scale = max(1.0, resize / max(1, min(width, height)))
-        scaled = width * height * scale * scale
-        if scaled > self.max_pixels:
-            return (f"{width}x{height} image: with its shorter side scaled to the input size it would have "
-                    f"{scaled:,.0f} pixels, over max_pixels={self.max_pixels:,}")
-        return super().size_problem(width, height)
+        self.pipeline = pipeline
 
     def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict, SkippedSample]:
         loaded = self.load(item)
@@ -140,22 +124,9 @@ class ClassificationDataset(SourceDataset):
 
         def make() -> Dict:
             self.pipeline.set_random_seed(self.sample_seed(epoch, index))
-            return dict(image=to_input(image, self.input_config, self.pipeline), target=self.index.get(label, -1),
-                        key=key)
+            image_input = torch.from_numpy(to_input(image, self.input_config, self.pipeline))
+            return dict(image=image_input, target=self.index.get(label, -1), key=key)
         return self.transformed(key, make)
-
-
-def to_input(image: Image.Image, config: Dict[str, Any], pipeline: Callable) -> torch.Tensor:
-    """A PIL image as the network's input: converted to ``channels`` (grayscale and RGBA too), transformed,
-    normalized by ``mean``/``std`` and laid out as ``(channels, size, size)``."""
-    gray = config["channels"] == 1
-    array = np.asarray(image.convert("L" if gray else "RGB"))
-    array = pipeline(image=array)["image"].astype(np.float32) / 255.0
-    array = array[..., None] if array.ndim == 2 else array
-    mean, std = np.asarray(config["mean"], np.float32), np.asarray(config["std"], np.float32)
-    if gray:
-        mean, std = mean.mean(keepdims=True), std.mean(keepdims=True)
-    return torch.from_numpy(((array - mean) / std).transpose(2, 0, 1).copy())
 
 
 def image_loader(source: TextSource, classes: Sequence[str], input_settings: Dict[str, Any],

@@ -10,11 +10,13 @@ import cv2
 from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
-from .dataset import DEFAULT_MAX_PIXELS, LineCollator, TextLineDataset, WidthPoolCollator, check_on_error
+from .dataset import LineCollator, TextLineDataset, WidthPoolCollator
+from .geometry import LineGeometry
+from .samples import DEFAULT_MAX_PIXELS, check_on_error
 from .samplers import PooledLoader, ResumableDataModule
 from .sources import ImageFilesSource, MixedSource, TextSource
 from .synthetic import SyntheticTextSource
-from .transforms import DEFAULT_LINE_AUGMENT, LineGeometry, build_pipeline
+from .transforms import DEFAULT_LINE_AUGMENT, build_pipeline
 
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
 

@@ -1,11 +1,7 @@
-"""A text-recognition dataset over any ``TextSource``: label checks, image conversion, augmentation, the skip
-policy, and batching.
-
-A sample that cannot be used (an image that is missing, does not decode, or is over the pixel limit; an
-empty label, a label with symbols outside the charset; an augmentation or conversion that fails on it) becomes
-a ``SkippedSample`` naming its key, the kind and the reason, which the collator leaves out of the batch and the
-task counts and reports. With ``on_error="raise"`` the same problem raises at once, naming the sample. Every
-step from the file to the tensor runs inside that policy, in the loader worker.
+"""A text-recognition dataset over any ``TextSource``: label checks, image conversion, augmentation and
+batching, under the skip-or-raise policy of ``lightocr.data.samples`` (an empty label and a label with symbols
+outside the charset are this dataset's kinds). Every step from the file to the array runs inside that policy,
+in the loader worker.
 
 Items are addressed by an index, or by ``(epoch, index)`` as the training sampler yields them: the epoch
 reaches the sources (generated lines change every epoch) and the augmentation seed, so every epoch sees new
@@ -13,104 +9,18 @@ distortions, reproducibly.
 """
 import zlib
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
-from PIL import Image
 import torch
-from torch.utils.data import DataLoader, Dataset
+from PIL import Image
+from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
-from .sources import ImageTooLargeError, TextSource, decode_image
-from .transforms import LineGeometry, augment_line
-
-ON_ERROR = ("skip", "raise")
-# every kind of skipped sample, in a fixed order (counters are reduced across DDP ranks as one vector)
-SKIP_KINDS = ("image", "empty_label", "unknown_symbols", "too_long", "empty_batch", "unknown_class", "too_large",
-              "transform")
-# images over this many pixels are skipped before they are decoded (a setting of the data modules); a 600 dpi A4
-# page scan has 35 million
-DEFAULT_MAX_PIXELS = 40_000_000
-
-
-class BadSampleError(ValueError):
-    """A sample that cannot be used, raised under ``on_error="raise"``."""
-
-
-class SkippedSample(NamedTuple):
-    """A sample left out of its batch. A named tuple of strings, so that Lightning moves batches holding it."""
-    key: str
-    kind: str  # one of SKIP_KINDS
-    reason: str
-
-
-def check_on_error(on_error: str) -> None:
-    if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-
-
-def bad_sample(on_error: str, key: str, kind: str, reason: str) -> SkippedSample:
-    """The skip-or-raise policy in one place."""
-    if on_error == "raise":
-        raise BadSampleError(f"{key}: {reason} (set the data module's on_error to 'skip' to count and skip such "
-                             f"samples)")
-    return SkippedSample(key, kind, reason)
-
-
-class SourceDataset(Dataset):
-    """The samples of a non-empty source by ``index`` or ``(epoch, index)``, under the skip-or-raise policy for
-    bad samples (``on_error``); ``require_label=False`` for prediction (unlabelled images). The randomness of a
-    sample's distortion is seeded by ``(seed, epoch, index)`` (``sample_seed``). Images over ``max_pixels``
-    (``size_problem``) are skipped as ``too_large`` from their header, before they are decoded."""
-
-    def __init__(self, source: TextSource, on_error: str = "skip", require_label: bool = True, seed: int = 0,
-                 max_pixels: int = DEFAULT_MAX_PIXELS):
-        check_on_error(on_error)
-        if len(source) == 0:
-            raise ValueError(f"{source.describe()} is empty")
-        self.source, self.on_error, self.require_label, self.seed = source, on_error, require_label, seed
-        self.max_pixels = max_pixels
-
-    def size_problem(self, width: int, height: int) -> Optional[str]:
-        """Why an image of this size is too large to use, or None."""
-        if width * height > self.max_pixels:
-            return f"{width}x{height} image ({width * height:,} pixels) is over max_pixels={self.max_pixels:,}"
-        return None
-
-    def load(self, item: Union[int, Tuple[int, int]]) -> Union[Tuple[Image.Image, str, str, int, int], SkippedSample]:
-        """``(image, label, key, epoch, index)`` of an item (an index, or ``(epoch, index)`` as the training sampler
-        yields them), the image decoded, turned by its EXIF orientation and in 8 bits; or the ``SkippedSample`` of
-        an image that cannot be read (``image``) or is too large (``too_large``), raised under ``on_error="raise"``."""
-        epoch, index = item if isinstance(item, tuple) else (0, item)
-        try:
-            image, label, key = self.source.load(index, epoch)
-            problem = self.size_problem(*image.size)
-            if problem:
-                raise ImageTooLargeError(problem)
-            image = decode_image(image, key)
-        except Exception as error:  # anything a source or a decoder raises for a bad file is this sample's
-            key = self.source.key(index, epoch)
-            reason = str(error).strip("'\"").removeprefix(f"{key}: ")  # a KeyError's message comes quoted
-            if not isinstance(error, (OSError, KeyError, ValueError)):
-                reason = f"{type(error).__name__}: {reason}"
-            return bad_sample(self.on_error, key, "too_large" if isinstance(error, ImageTooLargeError) else "image",
-                              reason)
-        return image, label, key, epoch, index
-
-    def transformed(self, key: str, make: Callable[[], Dict]) -> Union[Dict, SkippedSample]:
-        """``make()``: a sample's augmentation and conversion to a tensor; a failure is the sample's
-        (``transform``), not the loader's."""
-        try:
-            return make()
-        except Exception as error:
-            return bad_sample(self.on_error, key, "transform",
-                              f"augmentation or conversion failed ({type(error).__name__}: {error})")
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def sample_seed(self, epoch: int, index: int) -> int:
-        return int(np.random.default_rng([self.seed, epoch, index]).integers(2 ** 31))
+from .geometry import LineGeometry
+from .samples import DEFAULT_MAX_PIXELS, SkippedSample, SourceDataset, bad_sample
+from .sources import TextSource
+from .transforms import augment_line
 
 
 class TextLineDataset(SourceDataset):
@@ -143,8 +53,13 @@ class TextLineDataset(SourceDataset):
                               f"label {label!r} has symbols outside the charset: {''.join(unknown)!r}")
         def make() -> Dict:
             line = image if self.augment is None else augment_line(self.augment, image, self.sample_seed(epoch, index))
-            return dict(image=self.geometry.to_tensor(line), label=label, key=key)
+            return dict(image=self.geometry.to_array(line), label=label, key=key)
         return self.transformed(key, make)
+
+
+def resize_line(image: Image.Image, height: int = 32, max_width: int = 320, channels: int = 3) -> torch.Tensor:
+    """One line as the default geometry (``LineGeometry``) makes it, at another height, width or channels."""
+    return torch.from_numpy(LineGeometry(height=height, max_width=max_width, channels=channels).to_array(image))
 
 
 @dataclass
@@ -162,13 +77,9 @@ class LineCollator:
         if not kept:
             return dict(images=torch.zeros(0, self.geometry.channels, self.geometry.height, 0),
                         widths=torch.zeros(0, dtype=torch.long), labels=[], keys=[], skipped=skipped)
-        widths = [s["image"].shape[-1] for s in kept]
-        images = torch.zeros(len(kept), self.geometry.channels, self.geometry.height,
-                             self.geometry.batch_width(max(widths)))
-        for i, sample in enumerate(kept):
-            images[i, :, :, :widths[i]] = sample["image"]
-        return dict(images=images, widths=torch.tensor(widths), labels=[s["label"] for s in kept],
-                    keys=[s["key"] for s in kept], skipped=skipped)
+        images, widths = self.geometry.pad([s["image"] for s in kept])
+        return dict(images=torch.from_numpy(images), widths=torch.from_numpy(widths),
+                    labels=[s["label"] for s in kept], keys=[s["key"] for s in kept], skipped=skipped)
 
 
 @dataclass

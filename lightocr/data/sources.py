@@ -217,28 +217,40 @@ class LabelFileSource(TextSource):
 
 
 class ImageFilesSource(TextSource):
-    """Unlabelled images (files, or every image in a folder) for prediction."""
+    """Unlabelled images for prediction: files, every image in a folder (sorted), numpy arrays (``HxW`` or
+    ``HxWxC``, RGB order) and PIL images. An image given in memory is named ``image[i]``, ``i`` its place in
+    ``paths``."""
 
-    def __init__(self, paths: List[str]):
+    def __init__(self, paths: Sequence[object]):
         super().__init__()
-        self.paths: List[str] = []
-        for path in map(Path, paths):
-            if path.is_dir():
-                self.paths.extend(sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+        self.items: List[Tuple[str, object]] = []  # (key, path or image)
+        for place, item in enumerate(paths):
+            if isinstance(item, (np.ndarray, Image.Image)):
+                self.items.append((f"image[{place}]", item))
+            elif Path(item).is_dir():
+                self.items.extend((p, p) for p in sorted(str(p) for p in Path(item).rglob("*")
+                                                         if p.suffix.lower() in IMAGE_SUFFIXES))
             else:
-                self.paths.append(str(path))
+                self.items.append((str(item), str(item)))
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.items)
 
     def key(self, index: int, epoch: int = 0) -> str:
-        return self.paths[index]
+        return self.items[index][0]
 
     def load(self, index: int, epoch: int = 0) -> Sample:
-        return open_image(self.paths[index], self.paths[index]), "", self.paths[index]
+        key, item = self.items[index]
+        if isinstance(item, np.ndarray):
+            try:
+                item = Image.fromarray(item)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"an array of shape {item.shape} and dtype {item.dtype} is not an image "
+                                 f"(HxW or HxWxC): {error}") from None
+        return (item if isinstance(item, Image.Image) else open_image(item, key)), "", key
 
     def describe(self) -> str:
-        return f"{len(self.paths)} images"
+        return f"{len(self.items)} images"
 
 
 class MixedSource(TextSource):

@@ -1,70 +1,11 @@
-"""Text-line images to tensors: the input geometry (height, width rule, channels, normalization) and the
-training augmentation. Nothing here depends on the rest of the package."""
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+"""Albumentations pipelines from YAML steps, and the training augmentation of text lines (the input geometry
+itself is ``lightocr.data.geometry``). No torch: the classification reader builds its pipeline here too."""
+from typing import Any, Dict, Sequence, Tuple
 
 import albumentations as A
 import cv2
 import numpy as np
-import torch
 from PIL import Image
-
-PAD_RULES = ("max", "batch")
-
-
-@dataclass(frozen=True)
-class LineGeometry:
-    """How a text-line image becomes a model input; saved in every recognition checkpoint, so that reading
-    with it later shapes the input exactly as training did.
-
-    Lines are converted to ``channels`` (1: grayscale, 3: RGB), scaled to ``height`` keeping their aspect
-    ratio, and squeezed to ``max_width`` when wider (PaddleOCR's rule); pixels become ``(x / 255 - mean) / std``.
-    A batch is padded on the right with 0 (the normalized middle grey) to ``max_width`` (``pad_to="max"``) or
-    to its widest line rounded up to ``multiple`` (``pad_to="batch"``).
-    """
-    height: int = 32
-    max_width: int = 320
-    channels: int = 3
-    pad_to: str = "max"
-    multiple: int = 8
-    mean: float = 0.5
-    std: float = 0.5
-
-    def __post_init__(self):
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {self.channels}")
-        if self.pad_to not in PAD_RULES:
-            raise ValueError(f"pad_to must be one of {PAD_RULES}, got {self.pad_to!r}")
-        if self.height < 1 or self.max_width < 1 or self.multiple < 1:
-            raise ValueError(f"height, max_width and multiple must be positive, got {self.height}, "
-                             f"{self.max_width}, {self.multiple}")
-        if self.std <= 0:
-            raise ValueError(f"std must be positive, got {self.std}")
-
-    @classmethod
-    def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "LineGeometry":
-        return cls(**dict(values or {}))
-
-    def as_dict(self) -> Dict[str, Any]:
-        """Plain values (what a checkpoint read with ``weights_only=True`` may hold)."""
-        return asdict(self)
-
-    def to_tensor(self, image: Image.Image) -> torch.Tensor:
-        """``(channels, height, width)`` float tensor of one line; ``width <= max_width``."""
-        image = image.convert("L" if self.channels == 1 else "RGB")
-        width = max(1, min(self.max_width, round(image.width * self.height / max(image.height, 1))))
-        image = image.resize((width, self.height), Image.BILINEAR)
-        array = np.asarray(image, dtype=np.float32)
-        array = array[None] if self.channels == 1 else array.transpose(2, 0, 1)
-        return (torch.from_numpy(np.ascontiguousarray(array)) / 255.0 - self.mean) / self.std
-
-    def batch_width(self, widest: int) -> int:
-        return self.max_width if self.pad_to == "max" else -(-widest // self.multiple) * self.multiple
-
-
-def resize_line(image: Image.Image, height: int = 32, max_width: int = 320, channels: int = 3) -> torch.Tensor:
-    """One line as the default geometry (``LineGeometry``) makes it, at another height, width or channels."""
-    return LineGeometry(height=height, max_width=max_width, channels=channels).to_tensor(image)
 
 
 def build_transform(step: Dict[str, Any]) -> A.BasicTransform:

@@ -1,11 +1,10 @@
-"""Text recognition: charset, backbone adapter, necks, CTC head/loss/decoding, CRNN, metrics."""
-from .charset import PRESETS, Charset, UnknownSymbolError
-from .ctc import CTCDecoder, CTCHead, CTCLoss, LabelTooLongError, Prediction
-from .encoder import BackboneEncoder, text_line_strides
-from .metrics import CharErrorRate, NormalizedEditDistance, WordAccuracy
-from .model import CRNN
-from .neck import build_neck
+"""Text recognition's parts: charset, backbone adapter, necks, CTC head/loss/decoding, CRNN, metrics. Each name
+is imported on first use (``lightocr._lazy``): the charset and the CTC decoding need no torch."""
+from .._lazy import lazy_attributes
 
-__all__ = ["PRESETS", "BackboneEncoder", "CRNN", "CTCDecoder", "CTCHead", "CTCLoss",
-           "CharErrorRate", "Charset", "LabelTooLongError", "NormalizedEditDistance", "Prediction",
-           "UnknownSymbolError", "WordAccuracy", "build_neck", "text_line_strides"]
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "PRESETS": ".charset", "Charset": ".charset", "UnknownSymbolError": ".charset",
+    "CTCHead": ".ctc", "CTCLoss": ".ctc", "LabelTooLongError": ".ctc", "CTCDecoder": ".decode",
+    "BackboneEncoder": ".encoder", "text_line_strides": ".encoder", "CharErrorRate": ".metrics",
+    "NormalizedEditDistance": ".metrics", "WordAccuracy": ".metrics", "CRNN": ".model", "build_neck": ".neck",
+})

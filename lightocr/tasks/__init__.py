@@ -1,6 +1,12 @@
-"""LightningModules: the step logic of each task."""
-from .base import BaseTask, predict_source
-from .classification import ImageClassificationTask
-from .recognition import TextRecognitionTask
+"""The tasks: one package each (its LightningModule, its predictor, its ``TaskSpec``), registered in
+``lightocr.tasks.registry``. The LightningModules are imported on first use (``lightocr._lazy``), so that the
+registry and the predictors need no Lightning."""
+from .._lazy import lazy_attributes
+from .registry import TaskSpec, find_task, load_task, register_task
 
-__all__ = ["BaseTask", "ImageClassificationTask", "TextRecognitionTask", "predict_source"]
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "BaseTask": ".base", "TextRecognitionTask": ".recognition.task",
+    "ImageClassificationTask": ".classification.task",
+})
+__all__ = ["BaseTask", "ImageClassificationTask", "TaskSpec", "TextRecognitionTask", "find_task", "load_task",
+           "register_task"]

@@ -1,12 +1,13 @@
 """What every task shares: the optimizer and learning-rate schedule, set from plain config values so that
-``load_from_checkpoint`` rebuilds a task from its saved hyperparameters alone, and the bookkeeping of bad
-samples."""
+``load_from_checkpoint`` rebuilds a task from its saved hyperparameters alone; the training and evaluation
+steps around each task's own loss and metrics; the bookkeeping of bad samples and non-finite steps; and the
+contract with export and reading (``export_graph``, ``export_metadata``, ``predictor``)."""
 from __future__ import annotations
 
 import logging
 import math
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -14,9 +15,16 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.rank_zero import rank_prefixed_message
+from torch import nn
+from torchmetrics import MeanMetric
 
-from ..data.dataset import SKIP_KINDS, SkippedSample
+from ..data.samples import SKIP_KINDS, SkippedSample
 from ..errors import NonFiniteTrainingError
+from ..predictor import Predictor, prediction_rows
+from .registry import class_path, import_object, task_of_class
+
+if TYPE_CHECKING:
+    from ..export import ExportGraph
 
 log = logging.getLogger(__name__)
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -25,7 +33,13 @@ STAGES = ("train", "val", "test")
 
 
 class BaseTask(LightningModule):
-    """Optimizer (AdamW by default; no weight decay on norms and biases) and a per-step schedule:
+    """The base of every task. A task implements ``usable`` (a batch's usable samples, the bad ones counted),
+    ``training_loss``, ``evaluation_step`` (its metrics in ``eval_metrics[stage]``, named ``<stage>/<name>``; the
+    loss in ``eval_losses[stage]``) with ``score_metric`` (the one ``val/score`` copies for checkpointing), and
+    ``export_graph`` / ``export_metadata`` (what export writes and its predictor reads); its ``TaskSpec`` names it
+    (``lightocr.tasks.registry``).
+
+    Optimizer (AdamW by default; no weight decay on norms and biases) and a per-step schedule:
     linear warmup over ``warmup_steps``, then cosine decay to ``min_lr_ratio * lr`` at the last step, or at the
     end of ``trainer.max_time`` when the time runs out first (``lr_factor_fn``).
     ``channels_last`` keeps weights and input images in NHWC memory format.
@@ -74,6 +88,8 @@ class BaseTask(LightningModule):
         self._loss_finite: Optional[torch.Tensor] = None
         self._step_keys: List[str] = []
         self._buffers_before: Optional[List[torch.Tensor]] = None
+        self.eval_losses = nn.ModuleDict({stage: MeanMetric() for stage in ("val", "test")})
+        self._predicting: Optional[Predictor] = None
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
@@ -228,6 +244,111 @@ class BaseTask(LightningModule):
             value = loss.compute()
         return value if torch.isfinite(value) else None
 
+    # steps ----------------------------------------------------------------------------------------
+    score_metric = "score"
+
+    def usable(self, batch: Dict[str, Any], stage: str) -> Optional[Dict[str, Any]]:
+        """The batch's usable samples, the others counted (``count_batch_skips``); None when none is left."""
+        raise NotImplementedError
+
+    def training_loss(self, usable: Dict[str, Any]) -> Tuple[torch.Tensor, int]:
+        """The loss of a batch's usable samples, and how many they are."""
+        raise NotImplementedError
+
+    def evaluation_step(self, batch: Dict[str, Any], stage: str, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
+        """Update ``eval_metrics[stage]`` and ``eval_losses[stage]`` with a batch; return its ``images`` (in
+        [-1, 1]), ``labels`` and ``predictions`` for the sample tables, or None."""
+        raise NotImplementedError
+
+    def extra_evaluation_values(self, stage: str) -> Dict[str, Any]:
+        """More values to log at the end of an evaluation (computed over every DDP rank)."""
+        return {}
+
+    def training_step(self, batch: Dict[str, Any], batch_idx: int) -> torch.Tensor:
+        usable = self.usable(batch, "train")
+        if usable is None:
+            loss = self.empty_batch_loss(batch_idx)
+        else:
+            loss, count = self.training_loss(usable)
+            self.log("train/loss", loss, prog_bar=True, batch_size=count)
+        self.log_training_skips()
+        return loss
+
+    def validation_step(self, batch: Dict[str, Any], batch_idx: int,
+                        dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
+        return self.evaluation_step(batch, "val", dataloader_idx)
+
+    def test_step(self, batch: Dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
+        return self.evaluation_step(batch, "test", dataloader_idx)
+
+    def log_evaluation(self, stage: str) -> None:
+        """Compute (summed over DDP ranks by torchmetrics) and log the stage's metrics, its mean loss, its bad
+        samples, and ``<stage>/score``: the ``score_metric``, which the shared checkpoint callback keeps the best
+        of."""
+        metrics, loss = self.eval_metrics[stage], self.eval_losses[stage]
+        values = dict(metrics.compute())
+        main = f"{stage}/{self.score_metric}"
+        values[f"{stage}/score"] = values[main]
+        mean_loss = self.evaluation_loss(loss)
+        if mean_loss is not None:
+            values[f"{stage}/loss"] = mean_loss
+        values.update(self.extra_evaluation_values(stage))
+        self.log(main, values.pop(main), prog_bar=True)
+        self.log_dict(values)
+        metrics.reset()
+        loss.reset()
+        self.log_skip_counts(stage, self.reduced_skip_counts(stage))
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_evaluation("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_evaluation("test")
+
+    # export and reading ------------------------------------------------------------------------------
+    def export_graph(self) -> "ExportGraph":
+        """The network as exported and read, with an example input (``lightocr.export.ExportGraph``)."""
+        raise NotImplementedError
+
+    def export_metadata(self) -> Dict[str, Any]:
+        """What the task's predictor needs to read an exported file (plain JSON values)."""
+        raise NotImplementedError
+
+    def predictor(self, **options: Any) -> Predictor:
+        """The task's predictor (``TaskSpec.predictor``) running this network in PyTorch
+        (``lightocr.inference.TorchEngine``) on the export graph, with the export metadata: it reads exactly as the
+        exported file will. ``options``: the predictor's own (``beam_width``)."""
+        from ..inference import TorchEngine
+
+        graph = self.export_graph()
+        network = torch.compile(graph.module, dynamic=True) if getattr(self, "compile_network", False) else graph.module
+        predictor_class = import_object(task_of_class(type(self)).predictor)
+        return predictor_class(TorchEngine(network, graph.input_names, owner=self), self.export_metadata(), **options)
+
+    def on_predict_start(self) -> None:
+        self._predicting = self.predictor()
+
+    def predict_step(self, batch: Dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> List[Dict[str, Any]]:
+        """One row per readable image (``key``, ``text``, ``confidence``), by the task's predictor; skipped images
+        are reported by the caller."""
+        if not batch["keys"]:
+            return []
+        if self._predicting is None:
+            self._predicting = self.predictor()
+        return prediction_rows(batch["keys"], self._predicting.predict_batch(batch))
+
+    @classmethod
+    def linked_values(cls, data_settings: Dict[str, Any]) -> Dict[str, Any]:
+        """The values a data module with these ``init_args`` links into the task, found without building it (a
+        resumed run's are compared with its checkpoint's)."""
+        return {}
+
+    @classmethod
+    def data_settings_of(cls, hparams: Dict[str, Any]) -> Dict[str, Any]:
+        """The data module's ``init_args`` that shape inputs as a checkpoint with these hyperparameters was
+        trained (``validate``, ``test`` and ``predict`` use them)."""
+        return {}
+
     def on_validation_epoch_start(self) -> None:
         self.skip_counts["val"].zero_()
 
@@ -242,6 +363,7 @@ class BaseTask(LightningModule):
         if broken:
             raise NonFiniteTrainingError(f"not writing a checkpoint at step {checkpoint.get('global_step')}: "
                                          f"non-finite values in {', '.join(broken[:5])}")
+        checkpoint["lightocr_task"] = class_path(type(self))
         checkpoint["skipped_samples"] = dict(zip(SKIP_KINDS, self.skip_totals.tolist()))
         checkpoint["skipped_nonfinite_steps"] = self.nonfinite_total
 
@@ -253,28 +375,11 @@ class BaseTask(LightningModule):
         self.nonfinite_total = int(checkpoint.get("skipped_nonfinite_steps", 0))
 
 
-def prediction_rows(keys: List[str], predictions: List[Any]) -> List[Dict[str, Any]]:
-    """The rows a reader prints and ``lightning predict`` writes: ``key``, ``text``, ``confidence``."""
-    return [dict(key=key, text=p.text, confidence=p.confidence) for key, p in zip(keys, predictions)]
-
-
-TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def tsv_line(row: Dict[str, Any]) -> str:
-    r"""A prediction row as one ``path<TAB>text<TAB>confidence`` line. A backslash, tab, newline or carriage
-    return inside the path or text is written as ``\\``, ``\t``, ``\n``, ``\r``, so that a file name can
-    never add a column or a row."""
-    key, text = str(row["key"]).translate(TSV_ESCAPES), str(row["text"]).translate(TSV_ESCAPES)
-    return f"{key}\t{text}\t{row['confidence']:.4f}"
-
-
 def predict_source(task: BaseTask, source, batch_size: int = 32, **loader_kwargs: Any,
                    ) -> Iterator[Tuple[List[Dict[str, Any]], Dict[str, Any]]]:
-    """Read a source with a task, its images shaped as the task's checkpoint was trained (``task.source_loader``):
-    yields each batch's rows (``key``, ``text``, ``confidence``) with the batch (its labels and ``skipped``
-    samples). ``lightocr read``, ``lightocr classify`` and the evaluation scripts use it; ``lightning predict``
-    runs the same ``predict_step`` on the data module's batches."""
-    with torch.inference_mode():
-        for batch in task.source_loader(source, batch_size, **loader_kwargs):
-            yield task.predict_step(batch, 0), batch
+    """Read a labelled source with a task's predictor, its images shaped by the task's data side
+    (``task.source_loader``; ``loader_kwargs`` such as ``augment``): yields each batch's rows (``key``, ``text``,
+    ``confidence``) with the batch (its labels and ``skipped`` samples), for the evaluation scripts."""
+    predictor = task.predictor()
+    for batch in task.source_loader(source, batch_size, **loader_kwargs):
+        yield (prediction_rows(batch["keys"], predictor.predict_batch(batch)) if batch["keys"] else []), batch

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from lightocr.ocr import Charset, CTCDecoder, CTCLoss, LabelTooLongError
-from lightocr.ocr.ctc import ctc_min_length, prefix_beam_search
+from lightocr.ocr.ctc import ctc_min_length
+from lightocr.ocr.decode import prefix_beam_search
 
 CHARSET = Charset("ab")  # blank 0, a 1, b 2
 
@@ -59,7 +60,7 @@ def test_beam_search_finds_the_most_probable_labelling(steps, seed):
     totals = brute_force_labellings(probs)
     best = max(totals, key=totals.get)
     # a beam wide enough to keep every prefix is exact
-    indices, probability = prefix_beam_search(probs, beam_width=3 ** steps)
+    indices, probability = prefix_beam_search(probs.numpy(), beam_width=3 ** steps)
     assert tuple(indices) == best
     assert probability == pytest.approx(totals[best], rel=1e-9)
     assert sum(totals.values()) == pytest.approx(1.0)

@@ -1,19 +1,21 @@
 """The text-recognition task: CRNN + CTC as a LightningModule."""
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MetricCollection
 
-from ..data.dataset import line_loader
-from ..data.sources import TextSource
-from ..data.transforms import LineGeometry
-from ..ocr.charset import Charset
-from ..ocr.ctc import CTCDecoder, CTCLoss, LabelTooLongError, ctc_min_length
-from ..ocr.metrics import CharErrorRate, NormalizedEditDistance, WordAccuracy
-from ..ocr.model import CRNN
-from .base import BaseTask, prediction_rows
+from ...data.dataset import line_loader
+from ...data.geometry import LineGeometry
+from ...data.sources import TextSource
+from ...export import ExportGraph
+from ...ocr.charset import Charset
+from ...ocr.ctc import CTCLoss, LabelTooLongError, ctc_min_length
+from ...ocr.decode import CTCDecoder
+from ...ocr.metrics import CharErrorRate, NormalizedEditDistance, WordAccuracy
+from ...ocr.model import CRNN
+from ..base import BaseTask
 
 
 def recognition_metrics(prefix: str, charset: Sequence[str]) -> MetricCollection:
@@ -70,10 +72,11 @@ class TextRecognitionTask(BaseTask):
                           neck_kwargs=neck_kwargs, head_dropout=head_dropout)
         self.loss = CTCLoss()
         self.decoder = CTCDecoder(self.charset, beam_width)
-        evaluations = ("val", "test")
-        self.eval_metrics = nn.ModuleDict({stage: recognition_metrics(f"{stage}/", charset) for stage in evaluations})
-        self.eval_losses = nn.ModuleDict({stage: MeanMetric() for stage in evaluations})
+        self.eval_metrics = nn.ModuleDict({stage: recognition_metrics(f"{stage}/", charset)
+                                           for stage in self.eval_losses})
         self.source_metrics = nn.ModuleDict()  # per validation source, built in setup() when there are several
+
+    score_metric = "word_acc"
 
     def forward(self, images: torch.Tensor, widths: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.model(self.prepare_images(images), widths)
@@ -87,7 +90,7 @@ class TextRecognitionTask(BaseTask):
                 self.source_metrics[str(index)] = recognition_metrics(f"val/{name}/", self.charset.symbols)
 
     # bad samples ------------------------------------------------------------------------------------
-    def _usable(self, batch: Dict, stage: str) -> Optional[Dict]:
+    def usable(self, batch: Dict, stage: str) -> Optional[Dict]:
         """Count the skipped samples of a batch and drop labels that CTC cannot fit; None if nothing is left."""
         self.count_batch_skips(batch, stage)
         if not batch["labels"]:
@@ -113,27 +116,20 @@ class TextRecognitionTask(BaseTask):
         return dict(images=batch["images"], labels=batch["labels"], widths=widths, lengths=lengths, targets=targets)
 
     # steps ------------------------------------------------------------------------------------------
-    def training_step(self, batch: Dict, batch_idx: int) -> torch.Tensor:
-        usable = self._usable(batch, "train")
-        if usable is None:
-            loss = self.empty_batch_loss(batch_idx)
-        else:
-            logits = self(usable["images"], usable["widths"])
-            loss = self.loss(logits, usable["targets"], usable["lengths"].clamp(max=logits.shape[1]))
-            self.log("train/loss", loss, prog_bar=True, batch_size=len(usable["targets"]))
-        self.log_training_skips()
-        return loss
+    def training_loss(self, usable: Dict) -> Tuple[torch.Tensor, int]:
+        logits = self(usable["images"], usable["widths"])
+        return self.loss(logits, usable["targets"], usable["lengths"].clamp(max=logits.shape[1])), len(usable["targets"])
 
-    def _evaluate(self, batch: Dict, stage: str, dataloader_idx: int) -> Optional[Dict[str, Any]]:
-        """Update the stage's metrics (pooled over its loaders, and per validation source) with a batch; they are
-        logged once per epoch. Returns the images, labels and predictions (for sample tables)."""
-        usable = self._usable(batch, stage)
+    def evaluation_step(self, batch: Dict, stage: str, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
+        """Update the stage's metrics (pooled over its loaders, and per validation source) with a batch.
+        Returns the images, labels and predictions (for sample tables)."""
+        usable = self.usable(batch, stage)
         if usable is None:
             return None
         logits = self(usable["images"], usable["widths"])
         lengths = usable["lengths"].clamp(max=logits.shape[1])
         loss = self.loss(logits, usable["targets"], lengths)
-        predictions = self.decoder(logits, lengths.cpu())
+        predictions = self.decoder(logits, lengths)
         texts, labels = [p.text for p in predictions], usable["labels"]
         self.eval_metrics[stage].update(texts, labels)
         self.eval_losses[stage].update(loss.detach(), weight=len(labels))
@@ -141,50 +137,57 @@ class TextRecognitionTask(BaseTask):
             self.source_metrics[str(dataloader_idx)].update(texts, labels)
         return dict(images=usable["images"], labels=labels, predictions=predictions)
 
-    def _log_evaluation(self, stage: str) -> None:
-        """Compute (summed over DDP ranks by torchmetrics) and log the epoch's metrics; ``<stage>/score`` is the
-        word accuracy, the figure the shared checkpoint callback keeps the best of."""
-        metrics, loss = self.eval_metrics[stage], self.eval_losses[stage]
-        values = dict(metrics.compute())
-        values[f"{stage}/score"] = values[f"{stage}/word_acc"]
-        mean_loss = self.evaluation_loss(loss)
-        if mean_loss is not None:
-            values[f"{stage}/loss"] = mean_loss
+    def extra_evaluation_values(self, stage: str) -> Dict[str, Any]:
+        """With several validation sources, each one's metrics (``val/<source>/<metric>``)."""
+        values: Dict[str, Any] = {}
         if stage == "val":
             for source in self.source_metrics.values():
                 values.update(source.compute())
                 source.reset()
-        self.log(f"{stage}/word_acc", values.pop(f"{stage}/word_acc"), prog_bar=True)
-        self.log_dict(values)
-        metrics.reset()
-        loss.reset()
-        self.log_skip_counts(stage, self.reduced_skip_counts(stage))
-
-    def validation_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
-        return self._evaluate(batch, "val", dataloader_idx)
-
-    def test_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
-        return self._evaluate(batch, "test", dataloader_idx)
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_evaluation("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_evaluation("test")
-
-    def predict_step(self, batch: Dict, batch_idx: int, dataloader_idx: int = 0) -> List[Dict[str, Any]]:
-        """One row per readable image: ``key``, ``text``, ``confidence``; skipped images are reported by the caller."""
-        if not batch["keys"]:
-            return []
-        logits = self(batch["images"], batch["widths"])
-        lengths = self.model.sequence_lengths(batch["widths"].to(self.device)).clamp(max=logits.shape[1])
-        return prediction_rows(batch["keys"], self.decoder(logits, lengths.cpu()))
+        return values
 
     def source_loader(self, source: TextSource, batch_size: int = 32, require_label: bool = False,
                       augment: Optional[Callable] = None) -> DataLoader:
         """Batches of a source shaped with the task's own input geometry (for ``lightocr read`` and the evaluation
         scripts; ``augment`` distorts evaluation lines as training does)."""
         return line_loader(source, self.charset, self.geometry, batch_size, require_label, augment)
+
+    # export and reading -----------------------------------------------------------------------------
+    def export_graph(self) -> ExportGraph:
+        """``(images, widths) -> (logits, lengths)``: ``images`` ``(batch, channels, height, width)`` (float32,
+        normalized and padded as the ``geometry`` metadata says), ``widths`` (int64, each line's width before
+        padding), ``logits`` ``(batch, time, classes)`` (CTC, blank at index 0, then ``charset``) and ``lengths``
+        (each line's valid time steps). The BiLSTM runs over each line's own steps (ONNX's ``sequence_lens``), so
+        a line reads the same alone and in a padded batch; the example has two lines, the second narrower."""
+        geometry, crnn = self.geometry, self.model
+        width = max(crnn.encoder.min_width, min(geometry.max_width, 10 * geometry.height))
+        images = torch.randn(2, geometry.channels, geometry.height, width, device=self.device)
+        widths = torch.tensor([width, max(crnn.encoder.min_width, width // 2)], device=self.device)
+        axes = {"images": {0: "batch", 3: "width"}, "widths": {0: "batch"}, "logits": {0: "batch", 1: "time"},
+                "lengths": {0: "batch"}}
+        return ExportGraph(RecognizerGraph(crnn), (images, widths), ["images", "widths"], ["logits", "lengths"],
+                           axes)
+
+    def export_metadata(self) -> Dict[str, Any]:
+        """The charset, case rule, line geometry (height, width rule, channels, normalization, padding), the
+        narrowest line the encoder takes, and the beam width."""
+        return dict(charset=self.charset.symbols, case_sensitive=self.charset.case_sensitive,
+                    geometry=self.geometry.as_dict(), min_width=self.model.encoder.min_width,
+                    beam_width=self.decoder.beam_width)
+
+    @classmethod
+    def linked_values(cls, data_settings: Dict[str, Any]) -> Dict[str, Any]:
+        """The charset and input geometry a data module with these settings links into the task."""
+        charset = Charset.from_spec(data_settings.get("charset", "alnum36"), data_settings.get("case_sensitive"))
+        geometry = LineGeometry(**{k: data_settings[k] for k in ("height", "max_width", "channels", "pad_to")
+                                   if k in data_settings})
+        return dict(charset=charset.symbols, case_sensitive=charset.case_sensitive, input_geometry=geometry.as_dict())
+
+    @classmethod
+    def data_settings_of(cls, hparams: Dict[str, Any]) -> Dict[str, Any]:
+        """The data module's settings that shape lines as a checkpoint's were: its input geometry."""
+        geometry = hparams.get("input_geometry")
+        return {key: geometry[key] for key in ("height", "max_width", "channels", "pad_to")} if geometry else {}
 
     # checkpoints ------------------------------------------------------------------------------------
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
@@ -201,3 +204,16 @@ class TextRecognitionTask(BaseTask):
             if key in saved and saved[key] != self.hparams[key]:
                 raise ValueError(f"checkpoint {key}={saved[key]!r} differs from this run's {key}={self.hparams[key]!r}")
         self.carry_skip_counts(checkpoint)
+
+
+class RecognizerGraph(nn.Module):
+    """A CRNN as exported and read: ``(images, widths) -> (logits, lengths)``, the BiLSTM packed by the lengths."""
+
+    def __init__(self, crnn: CRNN):
+        super().__init__()
+        self.crnn = crnn
+
+    def forward(self, images: torch.Tensor, widths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        features = self.crnn.encoder(images)
+        lengths = self.crnn.sequence_lengths(widths).clamp(1, features.shape[1])
+        return self.crnn.head(self.crnn.neck(features, lengths)), lengths

@@ -1,5 +1,5 @@
 """The image-classification task: any zoo network or timm model with a classifier, as a LightningModule."""
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import timm
@@ -9,13 +9,14 @@ from timm.data import Mixup
 from timm.loss import SoftTargetCrossEntropy
 from torch import nn
 from torch.utils.data import DataLoader
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from ..data.classification import image_loader
-from ..data.sources import TextSource
-from ..ocr.ctc import Prediction
-from .base import BaseTask, prediction_rows
+from ...data.classification import image_loader
+from ...data.sources import TextSource
+from ...export import ExportGraph
+from ..base import BaseTask
+from .predictor import class_predictions
 
 
 def classification_metrics(prefix: str, num_classes: int) -> MetricCollection:
@@ -62,37 +63,31 @@ class ImageClassificationTask(BaseTask):
                             num_classes=num_classes) if mixup_alpha > 0 or cutmix_alpha > 0 else None)
         self.loss = SoftTargetCrossEntropy() if self.mixup else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.eval_loss = nn.CrossEntropyLoss()
-        self.eval_metrics = nn.ModuleDict({s: classification_metrics(f"{s}/", num_classes) for s in ("val", "test")})
-        self.eval_losses = nn.ModuleDict({s: MeanMetric() for s in ("val", "test")})
+        self.eval_metrics = nn.ModuleDict({s: classification_metrics(f"{s}/", num_classes) for s in self.eval_losses})
         self.confusion = MulticlassConfusionMatrix(num_classes, normalize="true")
+
+    score_metric = "top1"
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(self.prepare_images(images))
 
-    def _usable(self, batch: Dict[str, Any], stage: str) -> Optional[Dict[str, Any]]:
+    def usable(self, batch: Dict[str, Any], stage: str) -> Optional[Dict[str, Any]]:
         self.count_batch_skips(batch, stage)
         return batch if batch["keys"] else None
 
-    def training_step(self, batch: Dict[str, Any], batch_idx: int) -> torch.Tensor:
-        usable = self._usable(batch, "train")
-        if usable is None:
-            loss = self.empty_batch_loss(batch_idx)
-        else:
-            images, targets = usable["images"], usable["targets"]
-            if self.mixup is not None:
-                even = len(targets) // 2 * 2  # timm's Mixup pairs the samples of a batch
-                if even == 0:
-                    images, targets = images.repeat(2, 1, 1, 1), targets.repeat(2)
-                else:
-                    images, targets = images[:even], targets[:even]
-                images, targets = self.mixup(images, targets)
-            loss = self.loss(self(images), targets)
-            self.log("train/loss", loss, prog_bar=True, batch_size=len(targets))
-        self.log_training_skips()
-        return loss
+    def training_loss(self, usable: Dict[str, Any]) -> Tuple[torch.Tensor, int]:
+        images, targets = usable["images"], usable["targets"]
+        if self.mixup is not None:
+            even = len(targets) // 2 * 2  # timm's Mixup pairs the samples of a batch
+            if even == 0:
+                images, targets = images.repeat(2, 1, 1, 1), targets.repeat(2)
+            else:
+                images, targets = images[:even], targets[:even]
+            images, targets = self.mixup(images, targets)
+        return self.loss(self(images), targets), len(targets)
 
-    def _evaluate(self, batch: Dict[str, Any], stage: str) -> Optional[Dict[str, Any]]:
-        usable = self._usable(batch, stage)
+    def evaluation_step(self, batch: Dict[str, Any], stage: str, dataloader_idx: int = 0) -> Optional[Dict[str, Any]]:
+        usable = self.usable(batch, stage)
         if usable is None:
             return None
         logits = self(usable["images"])
@@ -114,27 +109,9 @@ class ImageClassificationTask(BaseTask):
             mean, std = mean.mean(1, keepdim=True), std.mean(1, keepdim=True)
         return (images * std + mean) * 2 - 1
 
-    def validation_step(self, batch: Dict[str, Any], batch_idx: int) -> Optional[Dict[str, Any]]:
-        return self._evaluate(batch, "val")
-
-    def test_step(self, batch: Dict[str, Any], batch_idx: int) -> Optional[Dict[str, Any]]:
-        return self._evaluate(batch, "test")
-
-    def _log_evaluation(self, stage: str) -> None:
-        metrics, loss = self.eval_metrics[stage], self.eval_losses[stage]
-        values = dict(metrics.compute())
-        values[f"{stage}/score"] = values[f"{stage}/top1"]
-        mean_loss = self.evaluation_loss(loss)
-        if mean_loss is not None:
-            values[f"{stage}/loss"] = mean_loss
-        self.log(f"{stage}/top1", values.pop(f"{stage}/top1"), prog_bar=True)
-        self.log_dict(values)
-        metrics.reset()
-        loss.reset()
-        self.log_skip_counts(stage, self.reduced_skip_counts(stage))
-
     def on_validation_epoch_end(self) -> None:
-        self._log_evaluation("val")
+        """The metrics, then the confusion matrix (rows: true class, normalized) as an image in W&B."""
+        super().on_validation_epoch_end()
         matrix = self.confusion.compute()  # summed over DDP ranks
         self.confusion.reset()
         if self.trainer.sanity_checking or not self.trainer.is_global_zero:
@@ -145,18 +122,28 @@ class ImageClassificationTask(BaseTask):
                 logger.log_image("val/confusion_matrix", [confusion_image(matrix.cpu().numpy(), self.classes)],
                                  step=self.trainer.global_step)
 
-    def on_test_epoch_end(self) -> None:
-        self._log_evaluation("test")
-
-    def predict_step(self, batch: Dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> List[Dict[str, Any]]:
-        """One row per readable image: ``key``, ``text`` (the class) and ``confidence`` (its probability)."""
-        if not batch["keys"]:
-            return []
-        return prediction_rows(batch["keys"], class_predictions(self(batch["images"]), self.classes))
-
     def source_loader(self, source: TextSource, batch_size: int = 32) -> DataLoader:
         """Batches of a source shaped as the checkpoint's inputs were (for ``lightocr classify``)."""
         return image_loader(source, self.classes, self.hparams.input_settings, batch_size)
+
+    def export_graph(self) -> ExportGraph:
+        """``images`` ``(batch, channels, size, size)``, normalized as the input settings say, to ``logits``."""
+        size = self.hparams.input_settings["size"]
+        images = torch.randn(1, self.hparams.in_chans, size, size, device=self.device)
+        return ExportGraph(self.model, (images,), ["images"], ["logits"], {"images": {0: "batch"}, "logits": {0: "batch"}})
+
+    def export_metadata(self) -> Dict[str, Any]:
+        """The class list and the input settings (size, normalization, evaluation transforms)."""
+        return dict(classes=self.classes, input_settings=dict(self.hparams.input_settings))
+
+    @classmethod
+    def data_settings_of(cls, hparams: Dict[str, Any]) -> Dict[str, Any]:
+        """The data module's settings that shape images as a checkpoint's were: its input settings."""
+        inputs = hparams.get("input_settings")
+        if not inputs:
+            return {}
+        return dict(input_size=inputs["size"], channels=inputs["channels"], mean=inputs["mean"], std=inputs["std"],
+                    crop_pct=inputs["crop_pct"], eval_transforms=inputs["eval_transforms"])
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         """Refuse, before any weight is touched, a checkpoint of another task or another class list."""
@@ -169,12 +156,6 @@ class ImageClassificationTask(BaseTask):
             raise ValueError(f"the checkpoint's class list differs from the data's: checkpoint {len(theirs)} classes "
                              f"{theirs[:8]}..., data {len(ours)} classes {ours[:8]}...")
         self.carry_skip_counts(checkpoint)
-
-
-def class_predictions(logits: torch.Tensor, classes: Sequence[str]) -> List[Prediction]:
-    """The most probable class of each row of logits, with its probability."""
-    probabilities, indices = logits.float().softmax(-1).max(-1)
-    return [Prediction(classes[i], p) for i, p in zip(indices.tolist(), probabilities.tolist())]
 
 
 def confusion_image(matrix: np.ndarray, classes: Sequence[str], cell: int = 12) -> Image.Image:
