@@ -351,6 +351,9 @@ def test_classification_fit_resume_predict_and_classify(tmp_path, shapes_folder,
     # a text-recognition command refuses a classification checkpoint, naming the right one
     refused = run([str(BIN / "lightocr"), "read", "--ckpt", str(last), str(image)], tmp_path, check=False)
     assert refused.returncode != 0 and "lightocr classify" in refused.stderr
+    from lightocr.cli import read_main
+    with pytest.raises(CheckpointError, match="not a text-recognition checkpoint .*use `lightocr classify`"):
+        read_main(["--ckpt", str(last), str(image)])
 
 
 def test_classification_resume_with_another_class_list_is_refused(tmp_path, shapes_folder):

@@ -1,8 +1,10 @@
 """The inference engines as users run them: `lightocr export`, then `lightocr read` / `classify` with PyTorch
 (BatchNorm folded, channels_last) and with ONNX Runtime give the same text; bad files and settings are named."""
 import json
+import subprocess
 import sys
 
+import numpy as np
 import onnx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -110,3 +112,53 @@ def test_metadata_values_are_json(exported_line_model):
     values = {p.key: p.value for p in onnx.load(str(exported_line_model)).metadata_props}
     assert json.loads(values["lightocr.charset"]) == ["a", "b", "c"]
     assert json.loads(values["lightocr.task"]) == "text-recognition"
+
+
+def test_python_reader_takes_paths_arrays_and_pil_images_in_order(tmp_path, exported_line_model):
+    import lightocr
+    path = write_lines(tmp_path, [("abc", "RGB")])[0]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    pil = Image.open(path)
+    reader = lightocr.Reader(exported_line_model)
+    rows = reader([str(path), np.asarray(pil.convert("RGB")), pil, str(broken), np.asarray(pil.convert("L"))])
+    assert [r["key"] for r in rows] == [str(path), "image[1]", "image[2]", str(broken), "image[4]"]
+    assert [r["error"] is None for r in rows] == [True, True, True, False, True]
+    assert "cannot" in rows[3]["error"] and rows[3]["text"] is None  # why it was not read
+    texts = {r["text"] for i, r in enumerate(rows) if i != 3}
+    assert len(texts) == 1  # the same line read from a file, an array, a PIL image, and in grayscale
+    assert reader(str(path))[0]["text"] == rows[0]["text"]
+
+
+def test_reading_an_exported_file_loads_neither_torch_nor_lightning(tmp_path, exported_line_model):
+    image = write_lines(tmp_path, [("ab", "RGB")])[0]
+    program = (
+        "import sys\n"
+        "import lightocr\n"
+        f"rows = lightocr.Reader({str(exported_line_model)!r})([{str(image)!r}])\n"
+        "from lightocr.cli import lightocr_main\n"
+        "try:\n"
+        f"    lightocr_main(['read', '--ckpt', {str(exported_line_model)!r}, {str(image)!r}])\n"
+        "except SystemExit as stop:\n"
+        "    assert stop.code == 0, stop.code\n"
+        "heavy = ('torch', 'lightning', 'torchmetrics', 'timm', 'albumentations')\n"
+        "print('loaded:', sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "loaded: []" in result.stdout, result.stdout
+
+
+def test_no_system_exit_outside_the_command_line_mains():
+    import ast
+    from .test_cli import ROOT
+    found = []
+    for path in sorted((ROOT / "lightocr").rglob("*.py")):
+        if path.name == "cli.py" and path.parent.name == "lightocr":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            named = node.func if isinstance(node, ast.Call) else node.exc if isinstance(node, ast.Raise) else None
+            name = ast.unparse(named) if named is not None else ""
+            if name in ("sys.exit", "exit", "quit") or "SystemExit" in name:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from ..errors import DataError
 from .image_inputs import ImageSamples, default_eval_steps, to_input
 from .samples import DEFAULT_MAX_PIXELS, SkippedSample, bad_sample, check_on_error
 from .samplers import ResumableDataModule
@@ -39,15 +40,15 @@ class ImageFolderSource(TextSource):
         self.root = Path(root)
         super().__init__(ratio, name)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"image folder not found: {root}")
+            raise DataError(f"image folder not found: {root}")
         self.classes = sorted(p.name for p in self.root.iterdir() if p.is_dir())
         if not self.classes:
-            raise ValueError(f"{root} has no class folders (expected {root}/<class>/<image>)")
+            raise DataError(f"{root} has no class folders (expected {root}/<class>/<image>)")
         self.entries: List[Tuple[str, str]] = []
         for name in self.classes:
             files = sorted(p for p in (self.root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
-                raise ValueError(f"class folder {self.root / name} holds no image ({', '.join(IMAGE_SUFFIXES)})")
+                raise DataError(f"class folder {self.root / name} holds no image ({', '.join(IMAGE_SUFFIXES)})")
             self.entries.extend((str(p), name) for p in files)
 
     def default_name(self) -> str:

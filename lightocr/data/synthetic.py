@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..errors import ConfigError
 from ..textfiles import read_lines
 from .sources import Sample, TextSource
 
@@ -103,7 +104,7 @@ def find_fonts(
         fonts = [f for f in fonts if matches(f, include)]
     fonts = [f for f in fonts if not matches(f, tuple(exclude or ()) + PLACEHOLDER_FONTS)]
     if not fonts:
-        raise ValueError(f"no font found (folders {list(font_dirs)}, builtin={builtin}, include={include}, "
+        raise ConfigError(f"no font found (folders {list(font_dirs)}, builtin={builtin}, include={include}, "
                          f"exclude={exclude})")
     return fonts
 
@@ -323,7 +324,7 @@ class SyntheticTextSource(TextSource):
         needed = set(alphabet) | ({c.upper() for c in alphabet} if uppercase else set())
         missing = sorted(c for c in needed - covered if not c.isspace())
         if missing:
-            raise ValueError(f"no font of {self.describe()} has the symbols {''.join(missing)!r}: add a folder of "
+            raise ConfigError(f"no font of {self.describe()} has the symbols {''.join(missing)!r}: add a folder of "
                              f"fonts that has them (font_dirs), or leave them out of the charset")
         self.alphabet = alphabet
         self._words = set(_CONSONANTS + _VOWELS) <= set(alphabet)

@@ -6,6 +6,7 @@ import torch
 
 from lightocr.data import BadSampleError, ClassificationDataModule, GlyphSource, ImageFolderSource, LabelFileSource
 from lightocr.data.classification import ClassificationDataset, build_pipeline, collate_images, default_eval_steps
+from lightocr.errors import DataError
 
 INPUT = dict(size=16, channels=3, mean=[0.5, 0.5, 0.5], std=[0.25, 0.25, 0.25], crop_pct=1.0)
 
@@ -31,7 +32,7 @@ def test_image_folder_classes_and_bad_samples(shapes_folder):
 
 def test_empty_class_folder_is_named(shapes_folder):
     (shapes_folder / "triangle").mkdir()
-    with pytest.raises(ValueError, match=r"class folder .*triangle holds no image"):
+    with pytest.raises(DataError, match=r"class folder .*triangle holds no image"):
         ImageFolderSource(str(shapes_folder))
 
 

@@ -11,6 +11,7 @@ from lightocr.data import (BadSampleError, LabelFileSource, LineCollator, LineGe
                            SkippedSample, SyntheticTextSource, TextLineDataset, TextRecognitionDataModule, find_fonts,
                            resize_line)
 from lightocr.data.synthetic import draw_text_mask
+from lightocr.errors import ConfigError
 from lightocr.ocr import Charset
 
 ALNUM = Charset.from_spec("alnum36")
@@ -98,7 +99,7 @@ def test_synthetic_is_deterministic_per_index_seed_and_epoch():
 
 
 def test_synthetic_fonts_are_configurable(tmp_path):
-    with pytest.raises(ValueError, match="no font found"):
+    with pytest.raises(ConfigError, match="no font found"):
         SyntheticTextSource(font_dirs=[str(tmp_path)], builtin_font=False, hershey_fonts=False)
     only_builtin = SyntheticTextSource(size=5, font_dirs=[str(tmp_path)], hershey_fonts=False)
     assert only_builtin.fonts == ["builtin"]
@@ -175,7 +176,7 @@ def test_dictionary_charset_renders_its_own_symbols(tmp_path):
 
 def test_a_charset_no_font_covers_is_named_before_training(tmp_path):
     (tmp_path / "dict.txt").write_text("\n".join("ab甲乙"), encoding="utf-8")
-    with pytest.raises(ValueError, match="no font of synthetic text .* has the symbols '乙甲'"):
+    with pytest.raises(ConfigError, match="no font of synthetic text .* has the symbols '乙甲'"):
         TextRecognitionDataModule(charset=str(tmp_path / "dict.txt"), num_workers=0)
 
 
