@@ -46,7 +46,7 @@ def lightning_main(args: Optional[List[str]] = None) -> None:
         for spec in all_tasks():  # their LightningModules and data modules, as subclasses LightningCLI can name
             import_object(spec.task_class)
         import lightocr.data.classification  # noqa: F401
-        import lightocr.data.datamodule  # noqa: F401
+        import lightocr.data.recognition  # noqa: F401
         LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
                     args=args, save_config_callback=LoggedConfigCallback, save_config_kwargs=dict(overwrite=True))
 

@@ -48,7 +48,10 @@ class StepTimer(Callback):
                 world_size=trainer.world_size)))
 
 
-def measure(config: str, steps: int, warmup: int, devices: int, precision: str, batch_size: int) -> dict:
+def measure(config: str, steps: int, warmup: int, devices: int, precision: str, batch_size: int,
+            package_root: Path = ROOT) -> dict:
+    """Lines/s of ``lightning fit`` with one setting; ``package_root``: the lightocr tree to run (another commit's,
+    checked out, for a before-and-after comparison)."""
     with tempfile.TemporaryDirectory() as run:
         result_path = Path(run) / "timing.json"
         callbacks = json.dumps([dict(class_path="benchmark_training.StepTimer",
@@ -60,7 +63,8 @@ def measure(config: str, steps: int, warmup: int, devices: int, precision: str, 
                    f"--trainer.precision={precision}", f"--data.init_args.batch_size={batch_size}",
                    *(["--trainer.strategy=ddp"] if devices > 1 else [])]
         threads = max(1, (os.cpu_count() or 1) // devices)  # one core per process: no oversubscription
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")]),
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "scripts"), str(package_root),
+                                                           os.environ.get("PYTHONPATH", "")]),
                    OMP_NUM_THREADS=str(threads), WANDB_MODE="disabled")
         subprocess.run(command, check=True, cwd=run, env=env, capture_output=True)
         timing = json.loads(result_path.read_text())

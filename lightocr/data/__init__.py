@@ -5,7 +5,7 @@ from .._lazy import lazy_attributes
 
 __getattr__, __dir__ = lazy_attributes(__name__, {
     "ClassificationDataModule": ".classification", "GlyphSource": ".classification",
-    "ImageFolderSource": ".classification", "TextRecognitionDataModule": ".datamodule",
+    "ImageFolderSource": ".classification", "TextRecognitionDataModule": ".recognition",
     "LineCollator": ".dataset", "TextLineDataset": ".dataset", "LineGeometry": ".geometry",
     "SKIP_KINDS": ".samples", "BadSampleError": ".samples", "SkippedSample": ".samples",
     "ImageFilesSource": ".sources", "LabelFileSource": ".sources", "LmdbSource": ".sources",

@@ -18,13 +18,13 @@ import numpy as np
 import timm
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from ..errors import DataError
 from .image_inputs import ImageSamples, default_eval_steps, to_input
 from .samples import DEFAULT_MAX_PIXELS, SkippedSample, bad_sample, check_on_error
-from .samplers import ResumableDataModule
-from .sources import IMAGE_SUFFIXES, ImageFilesSource, LabelFileSource, Sample, TextSource, open_image
+from .base_datamodule import BaseDataModule
+from .sources import IMAGE_SUFFIXES, LabelFileSource, Sample, TextSource, open_image
 from .synthetic import SyntheticTextSource
 from .transforms import build_pipeline
 
@@ -150,7 +150,7 @@ def collate_images(samples: List) -> Dict[str, Any]:
                 keys=[s["key"] for s in kept], skipped=skipped)
 
 
-class ClassificationDataModule(ResumableDataModule):
+class ClassificationDataModule(BaseDataModule):
     """Images for classification.
 
     Args:
@@ -192,7 +192,7 @@ class ClassificationDataModule(ResumableDataModule):
             max_pixels: int = DEFAULT_MAX_PIXELS,
             seed: int = 0,
     ):
-        super().__init__()
+        super().__init__(batch_size, num_workers, predict_paths)
         check_on_error(on_error)
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
@@ -214,8 +214,6 @@ class ClassificationDataModule(ResumableDataModule):
         self.eval_steps = (eval_transforms if eval_transforms is not None
                            else default_eval_steps(size, self.input_config["crop_pct"]))
         build_pipeline(self.train_steps), build_pipeline(self.eval_steps)  # a bad step fails here, not in a worker
-        self.predict_paths = predict_paths
-        self.batch_size, self.num_workers = batch_size, num_workers
         self.on_error, self.seed, self.max_pixels = on_error, seed, max_pixels
 
     def dataset(self, source: TextSource, steps: List[Dict[str, Any]], require_label: bool = True,
@@ -223,29 +221,18 @@ class ClassificationDataModule(ResumableDataModule):
         return ClassificationDataset(source, self.class_names, self.input_config, build_pipeline(steps),
                                      self.on_error, require_label, seed, self.max_pixels)
 
-    def loader(self, dataset: Dataset, sampler=None) -> DataLoader:
-        """Training loaders have a sampler (shuffled shards, full batches); evaluation ones run in order."""
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=sampler is not None,
-                          num_workers=self.num_workers, collate_fn=collate_images,
-                          persistent_workers=self.num_workers > 0)
-
     def train_dataloader(self) -> DataLoader:
         dataset = self.dataset(self.train_source, self.train_steps, seed=self.seed)
-        return self.loader(dataset, self.training_sampler(dataset, self.batch_size, self.seed))
+        return self.loader(dataset, collate_images, self.training_sampler(dataset, self.batch_size, self.seed))
 
     def val_dataloader(self) -> DataLoader:
-        return self.loader(self.dataset(self.val_source, self.eval_steps))
+        return self.loader(self.dataset(self.val_source, self.eval_steps), collate_images)
 
     def test_dataloader(self) -> DataLoader:
-        return self.loader(self.dataset(self.test_source, self.eval_steps))
+        return self.loader(self.dataset(self.test_source, self.eval_steps), collate_images)
 
     def predict_dataloader(self) -> DataLoader:
-        if not self.predict_paths:
-            raise ValueError("predict needs data.init_args.predict_paths: image files or folders")
-        source = ImageFilesSource(self.predict_paths)
-        if len(source) == 0:
-            raise ValueError(f"no images found in data.predict_paths={self.predict_paths}")
-        return self.loader(self.dataset(source, self.eval_steps, require_label=False))
+        return self.loader(self.dataset(self.predict_images(), self.eval_steps, require_label=False), collate_images)
 
     @property
     def input_settings(self) -> Dict[str, Any]:

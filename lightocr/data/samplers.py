@@ -1,13 +1,9 @@
 """The training sampler: shuffled shards per rank, new samples every epoch, and a resume that continues the
 epoch where it stopped, also on another number of processes."""
-import warnings
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Tuple
 
-import cv2
 import torch
 import torch.distributed as dist
-from lightning.pytorch import LightningDataModule
-from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
@@ -130,46 +126,3 @@ def warn_if_resharded(saved: Dict[str, int], world_size: int) -> None:
             f"{saved['epoch']} is sharded anew over {world_size} processes; the {saved['samples']} samples already "
             f"trained in it (and the rest of a partly trained pool of batches) are skipped, none is repeated, but "
             f"the order of the later batches differs from a run that kept {saved['world_size']} processes")
-
-
-class ResumableDataModule(LightningDataModule):
-    """A data module whose training position travels in the checkpoint: its training loader draws from
-    ``training_sampler``, every trained batch is counted, and a resumed run continues the epoch where it stopped."""
-
-    def __init__(self):
-        super().__init__()
-        # OpenCV's thread pool gains nothing on lines and glyphs, and once started in this process it hangs the
-        # loader workers forked after it (seen: an epoch drawn here, then one with workers)
-        cv2.setNumThreads(1)
-        self._resume_from: Dict[str, int] = {}
-        self._sampler: Optional[ResumableSampler] = None
-
-    def training_sampler(self, dataset: Dataset, batch_size: int, seed: int, pool: int = 1) -> ResumableSampler:
-        sampler = self._sampler = ResumableSampler(dataset, batch_size, seed=seed, pool=pool)
-        if self._resume_from:
-            saved, self._resume_from = self._resume_from, {}
-            warn_if_resharded(saved, sampler.num_replicas)
-            samples, pool_batches = saved["samples"], saved.get("pool_batches", 0)
-            if pool_batches and (saved["world_size"], saved["pool_samples"]) != (sampler.num_replicas,
-                                                                                  sampler.pool_samples):
-                # a partly trained pool is formed otherwise on other processes or pools: its rest is left out
-                samples, pool_batches = samples + saved["pool_samples"], 0
-            sampler.resume(saved["epoch"], samples, pool_batches)
-            # the sampler skips what was trained; Lightning cannot see that and would warn otherwise
-            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
-        return sampler
-
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if self._sampler is not None and self.trainer is not None and self.trainer.training:
-            self._sampler.count_batch()
-        return batch
-
-    def state_dict(self) -> Dict[str, int]:
-        """The training position, in every checkpoint of a fit: also those written during its validations
-        (``trainer.training`` is false then), which a run killed between two validations resumes from."""
-        if self._sampler is None or self.trainer is None or self.trainer.state.fn != TrainerFn.FITTING:
-            return {}
-        return self._sampler.position()
-
-    def load_state_dict(self, state_dict: Dict[str, int]) -> None:
-        self._resume_from = dict(state_dict) if "samples" in state_dict else {}

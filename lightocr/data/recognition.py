@@ -13,17 +13,13 @@ from ..ocr.charset import Charset
 from .dataset import LineCollator, TextLineDataset, WidthPoolCollator
 from .geometry import LineGeometry
 from .samples import DEFAULT_MAX_PIXELS, check_on_error
-from .samplers import PooledLoader, ResumableDataModule
+from .base_datamodule import BaseDataModule
+from .samplers import PooledLoader
 from .sources import ImageFilesSource, MixedSource, TextSource
 from .synthetic import SyntheticTextSource
 from .transforms import DEFAULT_LINE_AUGMENT, build_pipeline
 
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
-
-
-def _single_threaded_worker(worker_id: int) -> None:
-    """Loader workers render and augment with OpenCV; its own thread pool would compete with training."""
-    cv2.setNumThreads(1)
 
 
 def line_augment(setting: Union[bool, List[Dict[str, Any]]]):
@@ -45,7 +41,7 @@ def unique_names(sources: List[TextSource]) -> List[str]:
     return names
 
 
-class TextRecognitionDataModule(ResumableDataModule):
+class TextRecognitionDataModule(BaseDataModule):
     """Text lines for CRNN training.
 
     Args:
@@ -96,12 +92,11 @@ class TextRecognitionDataModule(ResumableDataModule):
             max_pixels: int = DEFAULT_MAX_PIXELS,
             seed: int = 0,
     ):
-        super().__init__()
+        super().__init__(batch_size, num_workers, predict_paths)
         check_on_error(on_error)
         self.charset = Charset.from_spec(charset, case_sensitive)
         self.geometry = LineGeometry(height=height, max_width=max_width, channels=channels, pad_to=pad_to)
         self.channels = channels
-        self.batch_size, self.num_workers = batch_size, num_workers
         self.on_error, self.max_pixels = on_error, max_pixels
         self.collate = LineCollator(self.geometry)
         self.train_sources = [SyntheticTextSource(seed=seed)] if train_sources is None else train_sources
@@ -116,7 +111,6 @@ class TextRecognitionDataModule(ResumableDataModule):
         self.train_size, self.width_pool, self.seed = train_size, width_pool, seed
         self.augment, self.augment_eval = augment, augment_eval
         line_augment(augment), line_augment(augment_eval)  # a bad step fails here, not in a loader worker
-        self.predict_paths = predict_paths or []
 
     # linked into the task by the CLI
     @property
@@ -143,26 +137,19 @@ class TextRecognitionDataModule(ResumableDataModule):
         return TextLineDataset(source, self.charset, self.geometry, self.on_error, require_label=require_label,
                                augment=line_augment(augment), seed=self.seed, max_pixels=self.max_pixels)
 
-    def _loader(self, dataset, sampler=None, pool: int = 1) -> DataLoader:
-        """Training loaders have a sampler (shuffled shards, full batches or pools of them); evaluation ones run
-        in order."""
-        return DataLoader(dataset, batch_size=self.batch_size * pool, sampler=sampler, drop_last=sampler is not None,
-                          num_workers=self.num_workers,
-                          collate_fn=WidthPoolCollator(self.collate, pool) if pool > 1 else self.collate,
-                          persistent_workers=self.num_workers > 0, worker_init_fn=_single_threaded_worker)
-
     def train_dataloader(self) -> Union[DataLoader, PooledLoader]:
         if not self.train_sources:
             raise ValueError("no training data: data.train_sources is empty")
         dataset = self._dataset(self.train_sources, self.augment, self.train_size)
         pool = self.width_pool if self.geometry.pad_to == "batch" else 1  # padded to max_width, nothing to gain
         sampler = self.training_sampler(dataset, self.batch_size, self.seed, pool)
-        loader = self._loader(dataset, sampler, sampler.pool)
+        collate = WidthPoolCollator(self.collate, sampler.pool) if sampler.pool > 1 else self.collate
+        loader = self.loader(dataset, collate, sampler, sampler.pool)
         return PooledLoader(loader) if sampler.pool > 1 else loader
 
     def _evaluation_loaders(self, sources: List[TextSource]) -> List[DataLoader]:
         """One loader per source, in order, so that each is scored on its own as well as pooled."""
-        return [self._loader(self._dataset([source], self.augment_eval)) for source in sources]
+        return [self.loader(self._dataset([source], self.augment_eval), self.collate) for source in sources]
 
     def val_dataloader(self):
         return self._evaluation_loaders(self.val_sources)
@@ -171,9 +158,4 @@ class TextRecognitionDataModule(ResumableDataModule):
         return self._evaluation_loaders(self.test_sources)
 
     def predict_dataloader(self) -> DataLoader:
-        if not self.predict_paths:
-            raise ValueError("nothing to predict: set data.predict_paths to image files or folders")
-        source = ImageFilesSource(self.predict_paths)
-        if len(source) == 0:
-            raise ValueError(f"no images found in data.predict_paths={self.predict_paths}")
-        return self._loader(self._dataset([source], augment=False, require_label=False))
+        return self.loader(self._dataset([self.predict_images()], augment=False, require_label=False), self.collate)
