@@ -23,7 +23,7 @@ errors) lives here.
 """
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import timm
 import torch
@@ -88,6 +88,15 @@ def plan_stages(stage_strides: Optional[Sequence[IntOrPair]] = None, output_stri
     return plans
 
 
+# ``(entry, in_chs, stride, dilation) -> (layer, out_chs)``: one layer of a level (``LightNet.build_level_stages``)
+MakeLayer = Callable[[Any, int, Tuple[int, int], Tuple[int, int]], Tuple[nn.Module, int]]
+
+
+def repeated(rows: Sequence[Sequence[Any]]) -> List[Tuple[Any, ...]]:
+    """Rows of an architecture table whose last value is a repeat count, one entry per layer (without it)."""
+    return [tuple(row[:-1]) for row in rows for _ in range(row[-1])]
+
+
 def feature_entry(num_chs: int, plan: StagePlan, level: int, module: Optional[str] = None) -> Dict[str, Any]:
     """One ``feature_info`` record in timm's format, plus the ``(height, width)`` stride; ``module`` names a tap
     inside a block (default: the level's stage)."""
@@ -132,6 +141,27 @@ class LightNet(nn.Module):
         self.stem = ConvBnAct(in_chans, stem_chs, 3, stride, dilation)
         self.feature_info = [feature_entry(stem_chs, plans[0], 0), feature_entry(stem_chs, plans[1], 1)]
         return [nn.Sequential(), nn.Sequential(nn.MaxPool2d(3, plans[1].stride, padding=1))]
+
+    def build_level_stages(self, plans: Sequence[StagePlan], levels: Sequence[Sequence[Any]], make_layer: MakeLayer,
+                           in_chs: int, first_level: int = 0, record_features: bool = True,
+                           ) -> Tuple[List[nn.Module], int]:
+        """The stages of levels ``first_level``, ``first_level + 1``, ...: level ``i``'s stage holds one layer
+        per entry of ``levels[i - first_level]``, made by ``make_layer(entry, in_chs, stride, dilation) -> (layer,
+        out_chs)``. The level's first layer takes its stride and first dilation, the others its dilation; on level
+        0 the stem took the stride, so every layer there takes the dilation. Each level's output is recorded in
+        ``feature_info`` (unless ``record_features=False``: a family that taps its features elsewhere). Returns
+        the stages and the channels of the last one."""
+        stages = []
+        for level, (entries, plan) in enumerate(zip(levels, plans[first_level:]), first_level):
+            layers = []
+            for index, entry in enumerate(entries):
+                stride, dilation = plan.block(index + (level == 0))
+                layer, in_chs = make_layer(entry, in_chs, stride, dilation)
+                layers.append(layer)
+            stages.append(nn.Sequential(*layers))
+            if record_features:
+                self.feature_info.append(feature_entry(in_chs, plan, level))
+        return stages, in_chs
 
     def init_head(
             self,

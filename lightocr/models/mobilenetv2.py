@@ -4,14 +4,13 @@ Layer for layer equal to torchvision's ``mobilenet_v2`` (and timm's ``mobilenetv
 residual blocks with linear (activation-free) projections, a 1x1 conv to 1280 and a linear classifier.
 """
 
-from functools import partial
+import itertools
 from typing import Optional, Sequence
 
 from torch import nn
-from timm.models import generate_default_cfgs
 
-from ._base import LightNet, build_lightnet, feature_entry, zoo_cfg
-from ._registry import register_lightocr_model
+from ._base import LightNet, repeated
+from ._registry import Variant, register_variants
 from .layers import ConvBnAct, IntOrPair, InvertedResidual, make_divisible
 
 # Table 2 of the paper, rows grouped by feature level: (expansion t, output channels c, repeats n).
@@ -39,68 +38,28 @@ class MobileNetV2(LightNet):
     ):
         super().__init__(in_chans, num_classes, drop_rate)
         plans = self.plan(stage_strides, output_stride)
-        num_blocks = sum(n for rows in MOBILENETV2_ARCH for _, _, n in rows)
+        levels = [repeated(rows) for rows in MOBILENETV2_ARCH]
+        num_blocks, order = sum(map(len, levels)), itertools.count()
         in_chs = make_divisible(32 * width_mult)
         stride, dilation = plans[0].block(0)
         self.stem = ConvBnAct(in_chans, in_chs, 3, stride, dilation, act_layer=nn.ReLU6)
-        stages, block_idx = [], 0
-        for level, (rows, plan) in enumerate(zip(MOBILENETV2_ARCH, plans)):
-            blocks = []
-            for expansion, channels, repeats in rows:
-                out_chs = make_divisible(channels * width_mult)
-                for _ in range(repeats):
-                    stride, dilation = plan.block(len(blocks) + (level == 0))
-                    blocks.append(InvertedResidual(
-                        in_chs, int(round(in_chs * expansion)), out_chs, 3, stride, dilation, act_layer=nn.ReLU6,
-                        drop_path_rate=drop_path_rate * block_idx / num_blocks))
-                    in_chs = out_chs
-                    block_idx += 1
-            stages.append(nn.Sequential(*blocks))
-            self.feature_info.append(feature_entry(in_chs, plan, level))
+
+        def inverted_residual(row, in_chs, stride, dilation):
+            expansion, channels = row
+            out_chs = make_divisible(channels * width_mult)
+            return InvertedResidual(in_chs, int(round(in_chs * expansion)), out_chs, 3, stride, dilation,
+                                    act_layer=nn.ReLU6, drop_path_rate=drop_path_rate * next(order) / num_blocks), out_chs
+
+        stages, in_chs = self.build_level_stages(plans, levels, inverted_residual, in_chs)
         self.stages = nn.Sequential(*stages)
         num_features = make_divisible(1280 * max(1.0, width_mult))
         self.init_head(num_features, global_pool, final_conv=ConvBnAct(in_chs, num_features, 1, act_layer=nn.ReLU6))
 
 
-def _create(variant: str, width_mult: float, pretrained: bool = False, **kwargs) -> MobileNetV2:
-    return build_lightnet(MobileNetV2, variant, pretrained, width_mult=width_mult, **kwargs)
-
-
-_cfg = partial(zoo_cfg, "arXiv:1801.04381")
-default_cfgs = generate_default_cfgs({
-    "lo_mobilenetv2_035": _cfg(),
-    "lo_mobilenetv2_050": _cfg(),
-    "lo_mobilenetv2_075": _cfg(),
-    "lo_mobilenetv2_100": _cfg(),
-    "lo_mobilenetv2_140": _cfg(),
+register_variants(__name__, MobileNetV2, "arXiv:1801.04381", {
+    f"lo_mobilenetv2_{round(width * 100):03d}": Variant(
+        dict(width_mult=width), f"MobileNetV2, width {width}" + (
+            " (3.5M parameters, 300M MACs at 224x224; Table 4)." if width == 1.0 else "."),
+        reference="torchvision:mobilenet_v2" if width == 1.0 else f"timm:mobilenetv2_{round(width * 100):03d}")
+    for width in (0.35, 0.5, 0.75, 1.0, 1.4)
 })
-
-
-@register_lightocr_model(reference="timm:mobilenetv2_035")
-def lo_mobilenetv2_035(pretrained: bool = False, **kwargs) -> MobileNetV2:
-    """MobileNetV2, width 0.35."""
-    return _create("lo_mobilenetv2_035", 0.35, pretrained, **kwargs)
-
-
-@register_lightocr_model(reference="timm:mobilenetv2_050")
-def lo_mobilenetv2_050(pretrained: bool = False, **kwargs) -> MobileNetV2:
-    """MobileNetV2, width 0.5."""
-    return _create("lo_mobilenetv2_050", 0.5, pretrained, **kwargs)
-
-
-@register_lightocr_model(reference="timm:mobilenetv2_075")
-def lo_mobilenetv2_075(pretrained: bool = False, **kwargs) -> MobileNetV2:
-    """MobileNetV2, width 0.75."""
-    return _create("lo_mobilenetv2_075", 0.75, pretrained, **kwargs)
-
-
-@register_lightocr_model(reference="torchvision:mobilenet_v2")
-def lo_mobilenetv2_100(pretrained: bool = False, **kwargs) -> MobileNetV2:
-    """MobileNetV2, width 1.0 (3.5M parameters, 300M MACs at 224x224; Table 4)."""
-    return _create("lo_mobilenetv2_100", 1.0, pretrained, **kwargs)
-
-
-@register_lightocr_model(reference="timm:mobilenetv2_140")
-def lo_mobilenetv2_140(pretrained: bool = False, **kwargs) -> MobileNetV2:
-    """MobileNetV2, width 1.4."""
-    return _create("lo_mobilenetv2_140", 1.4, pretrained, **kwargs)

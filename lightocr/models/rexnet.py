@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from timm.layers import DropPath
 
-from ._base import LightNet, feature_entry
+from ._base import LightNet
 from ._registry import Variant, register_variants
 from .layers import ConvBnAct, IntOrPair, LayerFactory, SqueezeExcite, make_divisible
 
@@ -94,21 +94,19 @@ class ReXNet(LightNet):
         for count in GROUP_BLOCKS:
             groups.append(range(first, first + count))
             first += count
-        in_chs, stages = stem_chs, []
-        for level, (group_ids, plan) in enumerate(zip(LEVEL_GROUPS, plans)):
-            blocks = []
-            for group in group_ids:
-                for block_idx in groups[group]:
-                    downsample = level > 0 and not blocks  # the first block of levels 1-4 strides
-                    stride, dilation = plan.block(len(blocks) + (level == 0))
-                    mid_chs = in_chs if block_idx == 0 else in_chs * 6
-                    se_chs = int(mid_chs * (1 / 12.0)) if not lite and group >= 2 else 0
-                    blocks.append(LinearBottleneck(
-                        in_chs, mid_chs, outs[block_idx], stride, dilation, se_chs, act_layer, downsample,
-                        drop_path_rate * block_idx / (len(outs) - 1)))
-                    in_chs = outs[block_idx]
-            stages.append(nn.Sequential(*blocks))
-            self.feature_info.append(feature_entry(in_chs, plan, level))
+        levels = [[(group, block_idx) for group in group_ids for block_idx in groups[group]]
+                  for group_ids in LEVEL_GROUPS]
+
+        def bottleneck(entry, in_chs, stride, dilation):
+            group, block_idx = entry
+            downsample = block_idx in first_of_level
+            mid_chs = in_chs if block_idx == 0 else in_chs * 6
+            se_chs = int(mid_chs * (1 / 12.0)) if not lite and group >= 2 else 0
+            return LinearBottleneck(in_chs, mid_chs, outs[block_idx], stride, dilation, se_chs, act_layer, downsample,
+                                    drop_path_rate * block_idx / (len(outs) - 1)), outs[block_idx]
+
+        first_of_level = {entries[0][1] for entries in levels[1:]}  # the first block of levels 1-4 strides
+        stages, in_chs = self.build_level_stages(plans, levels, bottleneck, stem_chs)
         self.stages = nn.Sequential(*stages)
         last_chs = (int(1280 * width_mult) if width_mult > 1 else 1280) if lite else make_divisible(1280 * width_mult, 1)
         self.init_head(last_chs, global_pool, final_conv=ConvBnAct(in_chs, last_chs, 1, act_layer=act_layer),

@@ -18,6 +18,7 @@ Strides removed by a setting (``stage_strides``, ``output_stride``): the unit st
 weights still load), its depthwise conv is dilated instead and its average-pool shortcut runs at stride 1; a
 pooling shortcut has no dilation, so it keeps averaging 3x3 neighbourhoods.
 """
+import itertools
 from typing import Iterator, Optional, Sequence, Tuple
 
 import torch
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from timm.layers import DropPath
 
-from ._base import LightNet, feature_entry
+from ._base import LightNet
 from ._registry import Variant, register_variants
 from .layers import ConvBnAct, IntOrPair, channel_shuffle
 
@@ -106,18 +107,19 @@ class ShuffleNetV1(LightNet):
                              f"{', '.join(map(str, valid))}")
         plans = self.plan(stage_strides, output_stride)
         stages = self.init_pooled_stem(in_chans, stage_channels[0], plans)
-        num_blocks, block_idx, in_chs = sum(STAGE_REPEATS), 0, stage_channels[0]
-        for level, (out_chs, repeats, plan) in enumerate(zip(stage_channels[1:], STAGE_REPEATS, plans[2:]), 2):
-            blocks = []
-            for index in range(repeats):
-                stride, dilation = plan.block(index)
-                blocks.append(ShuffleV1Unit(in_chs, out_chs, groups, downsample=index == 0, stride=stride,
-                                            dilation=dilation, group_first_conv=block_idx > 0,
-                                            drop_path_rate=drop_path_rate * block_idx / num_blocks))
-                in_chs = out_chs
-                block_idx += 1
-            stages.append(nn.Sequential(*blocks))
-            self.feature_info.append(feature_entry(in_chs, plan, level))
+        num_blocks, order = sum(STAGE_REPEATS), itertools.count()
+
+        def unit(entry, in_chs, stride, dilation):
+            out_chs, first = entry
+            block_idx = next(order)
+            return ShuffleV1Unit(in_chs, out_chs, groups, downsample=first, stride=stride, dilation=dilation,
+                                 group_first_conv=block_idx > 0,
+                                 drop_path_rate=drop_path_rate * block_idx / num_blocks), out_chs
+
+        levels = [[(out_chs, index == 0) for index in range(repeats)]
+                  for out_chs, repeats in zip(stage_channels[1:], STAGE_REPEATS)]
+        level_stages, in_chs = self.build_level_stages(plans, levels, unit, stage_channels[0], first_level=2)
+        stages += level_stages
         self.stages = nn.Sequential(*stages)
         self.init_head(in_chs, global_pool, classifier_bias=False)
 

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from ._base import LightNet, feature_entry
+from ._base import LightNet
 from ._registry import Variant, register_variants
 from .layers import ConvBnAct, IntOrPair, channel_shuffle
 
@@ -72,15 +72,15 @@ class ShuffleNetV2(LightNet):
         plans = self.plan(stage_strides, output_stride)
         stem_chs, *stage_chs, last_chs = stage_channels
         stages = self.init_pooled_stem(in_chans, stem_chs, plans)
-        in_chs = stem_chs
-        for level, (out_chs, repeats, plan) in enumerate(zip(stage_chs, STAGE_REPEATS, plans[2:]), 2):
-            blocks = []
-            for index in range(repeats):
-                stride, dilation = plan.block(index)
-                blocks.append(ShuffleV2Unit(in_chs, out_chs, downsample=index == 0, stride=stride, dilation=dilation))
-                in_chs = out_chs
-            stages.append(nn.Sequential(*blocks))
-            self.feature_info.append(feature_entry(in_chs, plan, level))
+
+        def unit(entry, in_chs, stride, dilation):
+            out_chs, first = entry
+            return ShuffleV2Unit(in_chs, out_chs, downsample=first, stride=stride, dilation=dilation), out_chs
+
+        levels = [[(out_chs, index == 0) for index in range(repeats)]
+                  for out_chs, repeats in zip(stage_chs, STAGE_REPEATS)]
+        level_stages, in_chs = self.build_level_stages(plans, levels, unit, stem_chs, first_level=2)
+        stages += level_stages
         self.stages = nn.Sequential(*stages)
         self.init_head(last_chs, global_pool, final_conv=ConvBnAct(in_chs, last_chs, 1))
 

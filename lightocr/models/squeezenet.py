@@ -16,7 +16,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ._base import ConvClassifier, LightNet, StagePlan, feature_entry
+from ._base import ConvClassifier, LightNet, feature_entry
 from ._registry import Variant, register_variants
 from .layers import IntOrPair, same_padding, to_pair
 
@@ -50,10 +50,13 @@ class Fire(nn.Module):
         return torch.cat((self.expand1x1(x), self.expand3x3(x)), 1)
 
 
-def max_pool(plan: StagePlan) -> nn.MaxPool2d:
+MAX_POOL = ("max_pool",)
+
+
+def max_pool(stride: Tuple[int, int]) -> nn.MaxPool2d:
     """The 3x3 max pool that opens a level: unpadded and rounding up at stride 2 (the reference's), padded by one
     on an axis whose stride a setting removed."""
-    return nn.MaxPool2d(3, plan.stride, padding=tuple(int(s == 1) for s in plan.stride), ceil_mode=True)
+    return nn.MaxPool2d(3, stride, padding=tuple(int(s == 1) for s in stride), ceil_mode=True)
 
 
 class SqueezeNet(LightNet):
@@ -79,15 +82,17 @@ class SqueezeNet(LightNet):
         plans = self.plan(stage_strides, output_stride)
         in_chs, kernel_size = stem
         self.stem = ConvRelu(in_chans, in_chs, kernel_size, plans[0].stride)
-        stages = [nn.Sequential()]
-        self.feature_info = [feature_entry(in_chs, plans[0], 0)]
-        for level, (rows, plan) in enumerate(zip(fires, plans[1:]), 1):
-            blocks: list = [max_pool(plan)]
-            for squeeze_chs, expand_chs in rows:
-                blocks.append(Fire(in_chs, squeeze_chs, expand_chs, dilation=plan.block(len(blocks))[1]))
-                in_chs = blocks[-1].out_channels
-            stages.append(nn.Sequential(*blocks))
-            self.feature_info.append(feature_entry(in_chs, plan, level))
+        self.feature_info = [feature_entry(in_chs, plans[0], 0)]  # level 0 is the stem alone
+
+        def layer(entry, in_chs, stride, dilation):
+            if entry is MAX_POOL:
+                return max_pool(stride), in_chs
+            fire = Fire(in_chs, *entry, dilation=dilation)
+            return fire, fire.out_channels
+
+        level_stages, in_chs = self.build_level_stages(plans, [[MAX_POOL, *rows] for rows in fires], layer, in_chs,
+                                                       first_level=1)
+        stages = [nn.Sequential(), *level_stages]
         self.stages = nn.Sequential(*stages)
         self.init_head(in_chs, global_pool, conv_classifier=True)
 

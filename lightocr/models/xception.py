@@ -20,6 +20,7 @@ that resolution): 128 at stride 2, 256 at stride 4 (the low-level feature of Dee
 ``output_stride`` 16 or 8 removes strides as DeepLab does: the block that would stride keeps its kernels at the
 dilation it had, the blocks after it dilate (a max pool that loses its stride keeps its 3x3 window).
 """
+import itertools
 from functools import partial
 from typing import Optional, Sequence, Tuple
 
@@ -104,21 +105,22 @@ class Xception(LightNet):
         self.stem = ConvBnAct(in_chans, 32, 3, plans[0].stride, padding=0)
         stages = [nn.Sequential(ConvBnAct(32, 64, 3, padding=0))]
         self.feature_info = [feature_entry(64, plans[0], 0)]
-        # (output channels, block repeats of the level's first block, blocks that follow it at its width)
-        levels = ((128, 0), (256, 0), (728, 8), (1024, 0))
-        in_chs = 64
-        for level, ((out_chs, middle), plan) in enumerate(zip(levels, plans[1:]), 1):
-            stride, dilation = plan.block(0)
-            blocks = [XceptionBlock(in_chs, out_chs, 2, stride, dilation, start_with_relu=level > 1,
-                                    grow_first=level < 4, downsample=True)]
-            blocks += [XceptionBlock(out_chs, out_chs, 3, dilation=plan.dilation) for _ in range(middle)]
-            if level == 4:  # the exit flow's separable convs
-                blocks += [SeparableConvBnAct(1024, 1536, plan.dilation), SeparableConvBnAct(1536, 2048, plan.dilation)]
-                out_chs = 2048
-            stages.append(nn.Sequential(*blocks))
-            self.feature_info.append(feature_entry(out_chs, plan, level))
-            in_chs = out_chs
-        self.stages = nn.Sequential(*stages)
+
+        def layer(entry, in_chs, stride, dilation):
+            kind, level, out_chs = entry
+            if kind == "strided":
+                return XceptionBlock(in_chs, out_chs, 2, stride, dilation, start_with_relu=level > 1,
+                                     grow_first=level < 4, downsample=True), out_chs
+            if kind == "middle":
+                return XceptionBlock(in_chs, out_chs, 3, dilation=dilation), out_chs
+            return SeparableConvBnAct(in_chs, out_chs, dilation), out_chs  # the exit flow's separable convs
+
+        # each level's strided block, then the blocks that follow it at its width
+        levels = [[("strided", level, out_chs)] + [("middle", level, out_chs)] * middle
+                  for level, (out_chs, middle) in enumerate(((128, 0), (256, 0), (728, 8), (1024, 0)), 1)]
+        levels[-1] += [("exit", 4, 1536), ("exit", 4, 2048)]
+        level_stages, in_chs = self.build_level_stages(plans, levels, layer, 64, first_level=1)
+        self.stages = nn.Sequential(*stages, *level_stages)
         self.init_head(in_chs, global_pool)
 
 
@@ -187,31 +189,27 @@ class XceptionAligned(LightNet):
         plans = self.plan(stage_strides, output_stride)
         self.stem = ConvBnAct(in_chans, 32, 3, plans[0].stride, norm_layer=norm_layer)
         stages = [nn.Sequential(ConvBnAct(32, 64, 3, norm_layer=norm_layer))]
+        num_blocks, order = 5 + middle_blocks, itertools.count()
+
+        def layer(entry, in_chs, stride, dilation):
+            widths, options = entry
+            drop_path = drop_path_rate * next(order) / (num_blocks - 1) if options.get("residual", True) else 0.0
+            block = AlignedXceptionBlock(in_chs, widths, stride, dilation, norm_layer=norm_layer,
+                                         drop_path_rate=drop_path, **options)
+            return block, block.out_channels
+
         # each level's strided block (its widths), then the blocks that follow it at its width
-        levels = (((128,) * 3, 0), ((256,) * 3, 0), ((728,) * 3, middle_blocks), ((728, 1024, 1024), 0))
-        num_blocks = 5 + middle_blocks
-        in_chs, block_idx = 64, 0
-        for level, ((widths, middle), plan) in enumerate(zip(levels, plans[1:]), 1):
-            stride, dilation = plan.block(0)
-            blocks = [AlignedXceptionBlock(in_chs, widths, stride, dilation, downsample=True, norm_layer=norm_layer,
-                                           drop_path_rate=drop_path_rate * block_idx / (num_blocks - 1))]
-            # the previous level's feature: the input of this block's strided separable conv
-            self.feature_info.append(feature_entry(widths[1], plans[level - 1], level - 1,
-                                                   module=f"stages.{level}.0.stack.act3"))
-            for _ in range(middle):
-                block_idx += 1
-                blocks.append(AlignedXceptionBlock(widths[-1], (widths[-1],) * 3, dilation=plan.dilation,
-                                                   norm_layer=norm_layer,
-                                                   drop_path_rate=drop_path_rate * block_idx / (num_blocks - 1)))
-            if level == 4:  # the exit flow's last block
-                blocks.append(AlignedXceptionBlock(1024, (1536, 1536, 2048), dilation=plan.dilation,
-                                                   start_with_relu=False, residual=False, norm_layer=norm_layer))
-            block_idx += 1
-            stages.append(nn.Sequential(*blocks))
-            in_chs = blocks[-1].out_channels
+        levels = [[(widths, dict(downsample=True))] + [((widths[-1],) * 3, {})] * middle for widths, middle in
+                  (((128,) * 3, 0), ((256,) * 3, 0), ((728,) * 3, middle_blocks), ((728, 1024, 1024), 0))]
+        levels[-1].append(((1536, 1536, 2048), dict(start_with_relu=False, residual=False)))  # the exit flow's end
+        level_stages, in_chs = self.build_level_stages(plans, levels, layer, 64, first_level=1,
+                                                       record_features=False)
+        # each level's feature is the input of the next level's strided separable conv, inside its first block
+        self.feature_info = [feature_entry(widths[1], plans[level], level, module=f"stages.{level + 1}.0.stack.act3")
+                             for level, ((widths, _), *_) in enumerate(levels)]
         self.feature_info.append(feature_entry(in_chs, plans[4], 4))
         self.tapped_levels = (0, 1, 2, 3)
-        self.stages = nn.Sequential(*stages)
+        self.stages = nn.Sequential(*stages, *level_stages)
         self.init_head(in_chs, global_pool)
 
 
