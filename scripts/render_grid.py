@@ -34,8 +34,8 @@ def main() -> int:
     rows = []
     for index in range(args.lines):
         rng = np.random.default_rng([source.seed, 0, index])
-        text = source.text(rng)
-        font = source.fonts_for(text)[int(rng.integers(len(source.fonts_for(text))))]
+        text = source.sampler.text(rng)
+        font = source.font_pool.fonts_for(text)[int(rng.integers(len(source.font_pool.fonts_for(text))))]
         image, _, _ = source.load(index)
         if augment is not None:
             image = augment_line(augment, image, index)

@@ -9,7 +9,7 @@ __getattr__, __dir__ = lazy_attributes(__name__, {
     "LineCollator": ".dataset", "TextLineDataset": ".dataset", "LineGeometry": ".geometry",
     "SKIP_KINDS": ".samples", "BadSampleError": ".samples", "SkippedSample": ".samples",
     "ImageFilesSource": ".sources", "LabelFileSource": ".sources", "LmdbSource": ".sources",
-    "MixedSource": ".sources", "TextSource": ".sources", "BUILTIN_FONT": ".synthetic",
+    "MixedSource": ".sources", "SampleSource": ".sources", "BUILTIN_FONT": ".synthetic",
     "SyntheticTextSource": ".synthetic", "find_fonts": ".synthetic", "default_augment": ".transforms",
     "resize_line": ".dataset",
 })

@@ -24,15 +24,15 @@ from ..errors import DataError
 from .image_inputs import ImageSamples, default_eval_steps, to_input
 from .samples import DEFAULT_MAX_PIXELS, SkippedSample, bad_sample, check_on_error
 from .base_datamodule import BaseDataModule
-from .sources import IMAGE_SUFFIXES, LabelFileSource, Sample, TextSource, open_image
-from .synthetic import SyntheticTextSource
+from .sources import IMAGE_SUFFIXES, LabelFileSource, Sample, SampleSource, open_image
+from .synthetic import DEFAULT_FONT_DIRS, HAIRLINE_FONTS, FontPool, LineRenderer, TextSampler
 from .transforms import build_pipeline
 
 GLYPHS = string.digits + string.ascii_uppercase + string.ascii_lowercase
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
 
 
-class ImageFolderSource(TextSource):
+class ImageFolderSource(SampleSource):
     """``root/<class>/<image>``: one folder per class (the class list is the sorted folder names). An empty class
     folder is an error that names it: its class could never be learned or scored."""
 
@@ -68,32 +68,50 @@ class ImageFolderSource(TextSource):
         return f"image folder {self.root} ({len(self.entries)} images, {len(self.classes)} classes)"
 
 
-class GlyphSource(SyntheticTextSource):
-    """Single characters (``classes``: one symbol each, default 0-9, A-Z, a-z) rendered by the text renderer with
-    its fonts, sizes and colours, on a square canvas with a random offset. Needs no download."""
+class GlyphSource(SampleSource):
+    """Single characters (``classes``: one symbol each, default 0-9, A-Z, a-z) drawn by the text lines'
+    ``LineRenderer`` in the fonts of a ``FontPool`` (``font_dirs`` ... ``hershey_fonts``), sizes and colours, on a
+    square canvas with a random offset. Needs no download."""
 
-    def __init__(self, size: int = 50_000, seed: int = 0, classes: str = GLYPHS, **kwargs: Any):
-        super().__init__(size=size, seed=seed, alphabet=classes, min_length=1, max_length=1, word_ratio=0.0,
-                         upper_ratio=0.0, lexicon=None, lexicon_ratio=0.0, number_ratio=0.0, **kwargs)
-        self.classes = list(classes)
+    def __init__(self, size: int = 50_000, seed: int = 0, classes: str = GLYPHS,
+                 font_dirs: Sequence[str] = DEFAULT_FONT_DIRS, builtin_font: bool = True,
+                 font_include: Optional[Sequence[str]] = None,
+                 font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS, hershey_fonts: bool = True,
+                 font_size: Tuple[int, int] = (22, 40), font_box_ratio: float = 0.5, ratio: float = 1.0,
+                 name: Optional[str] = None):
+        super().__init__(ratio, name)
+        self.size, self.seed, self.classes = size, seed, list(classes)
+        self.font_pool = FontPool(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts)
+        # one symbol of ``classes`` per draw, in their case
+        self.sampler = TextSampler(classes, min_length=1, max_length=1, word_ratio=0.0, upper_ratio=0.0,
+                                   lexicon=None, lexicon_ratio=0.0, number_ratio=0.0, fonts=self.font_pool,
+                                   name=self.describe())
+        self.renderer = LineRenderer(self.font_pool, font_size, font_box_ratio)
 
     def default_name(self) -> str:
         return "glyphs"
 
-    def use_charset(self, symbols: Sequence[str], case_sensitive: bool) -> None:
-        """Glyph classes are fixed by ``classes``, not by a charset."""
+    def __len__(self) -> int:
+        return self.size
+
+    def key(self, index: int, epoch: int = 0) -> str:
+        return f"glyphs(seed={self.seed}, epoch={epoch}):{index}"
 
     def load(self, index: int, epoch: int = 0) -> Sample:
-        image, label, key = super().load(index, epoch)
+        if not 0 <= index < self.size:
+            raise IndexError(f"glyph index {index} outside 0..{self.size - 1}")
+        rng = np.random.default_rng([self.seed, epoch, index])
+        label = self.sampler.text(rng)
+        image = self.renderer.render(label, rng)
         rng = np.random.default_rng([self.seed, epoch, index, 1])
         side = max(image.size)
         canvas = Image.new("RGB", (side, side), image.getpixel((0, 0)))
         offset = (int(rng.integers(0, side - image.width + 1)), int(rng.integers(0, side - image.height + 1)))
         canvas.paste(image, offset)
-        return canvas, label, key
+        return canvas, label, self.key(index, epoch)
 
     def describe(self) -> str:
-        return f"glyphs ({self.size} per epoch, seed {self.seed}, {len(self.fonts)} fonts)"
+        return f"glyphs ({self.size} per epoch, seed {self.seed}, {len(self.font_pool)} fonts)"
 
 
 def default_train_steps(size: int) -> List[Dict[str, Any]]:
@@ -108,7 +126,7 @@ class ClassificationDataset(ImageSamples):
     a class outside the class list, named with its sample; a transform that fails on it). ``input_config``:
     ``size``, ``channels``, ``mean``, ``std``, ``crop_pct``."""
 
-    def __init__(self, source: TextSource, classes: Sequence[str], input_config: Dict[str, Any],
+    def __init__(self, source: SampleSource, classes: Sequence[str], input_config: Dict[str, Any],
                  pipeline: A.Compose, on_error: str = "skip", require_label: bool = True, seed: int = 0,
                  max_pixels: int = DEFAULT_MAX_PIXELS):
         super().__init__(source, input_config, on_error, require_label, seed, max_pixels)
@@ -130,7 +148,7 @@ class ClassificationDataset(ImageSamples):
         return self.transformed(key, make)
 
 
-def image_loader(source: TextSource, classes: Sequence[str], input_settings: Dict[str, Any],
+def image_loader(source: SampleSource, classes: Sequence[str], input_settings: Dict[str, Any],
                  batch_size: int = 32) -> DataLoader:
     """Batches of a source shaped by a model's saved ``input_settings`` (its evaluation transforms), in order,
     in this process: what ``lightocr classify`` runs with either engine."""
@@ -173,9 +191,9 @@ class ClassificationDataModule(BaseDataModule):
 
     def __init__(
             self,
-            train_source: Optional[TextSource] = None,
-            val_source: Optional[TextSource] = None,
-            test_source: Optional[TextSource] = None,
+            train_source: Optional[SampleSource] = None,
+            val_source: Optional[SampleSource] = None,
+            test_source: Optional[SampleSource] = None,
             predict_paths: Optional[List[str]] = None,
             classes: Optional[List[str]] = None,
             backbone: Optional[str] = None,
@@ -216,7 +234,7 @@ class ClassificationDataModule(BaseDataModule):
         build_pipeline(self.train_steps), build_pipeline(self.eval_steps)  # a bad step fails here, not in a worker
         self.on_error, self.seed, self.max_pixels = on_error, seed, max_pixels
 
-    def dataset(self, source: TextSource, steps: List[Dict[str, Any]], require_label: bool = True,
+    def dataset(self, source: SampleSource, steps: List[Dict[str, Any]], require_label: bool = True,
                 seed: int = 0) -> ClassificationDataset:
         return ClassificationDataset(source, self.class_names, self.input_config, build_pipeline(steps),
                                      self.on_error, require_label, seed, self.max_pixels)
@@ -240,7 +258,7 @@ class ClassificationDataModule(BaseDataModule):
         return dict(self.input_config, eval_transforms=self.eval_steps)
 
 
-def source_classes(source: TextSource) -> List[str]:
+def source_classes(source: SampleSource) -> List[str]:
     """A source's class list: its own (folders, glyphs), or a label file's sorted labels."""
     if hasattr(source, "classes"):
         return list(source.classes)

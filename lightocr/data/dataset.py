@@ -1,4 +1,4 @@
-"""A text-recognition dataset over any ``TextSource``: label checks, image conversion, augmentation and
+"""A text-recognition dataset over any ``SampleSource``: label checks, image conversion, augmentation and
 batching, under the skip-or-raise policy of ``lightocr.data.samples`` (an empty label and a label with symbols
 outside the charset are this dataset's kinds). Every step from the file to the array runs inside that policy,
 in the loader worker.
@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from ..ocr.charset import Charset
 from .geometry import LineGeometry
 from .samples import DEFAULT_MAX_PIXELS, SkippedSample, SourceDataset, bad_sample
-from .sources import TextSource
+from .sources import SampleSource
 from .transforms import augment_line
 
 
@@ -31,7 +31,7 @@ class TextLineDataset(SourceDataset):
         augment: an albumentations pipeline applied before the geometry (training only).
     """
 
-    def __init__(self, source: TextSource, charset: Charset, geometry: Optional[LineGeometry] = None,
+    def __init__(self, source: SampleSource, charset: Charset, geometry: Optional[LineGeometry] = None,
                  on_error: str = "skip", require_label: bool = True, augment: Optional[Callable] = None,
                  seed: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS):
         super().__init__(source, on_error, require_label, seed, max_pixels)
@@ -103,7 +103,7 @@ class WidthPoolCollator:
         return [batches[i] for i in order]
 
 
-def line_loader(source: TextSource, charset: Charset, geometry: LineGeometry, batch_size: int = 32,
+def line_loader(source: SampleSource, charset: Charset, geometry: LineGeometry, batch_size: int = 32,
                 require_label: bool = False, augment: Optional[Callable] = None,
                 max_pixels: int = DEFAULT_MAX_PIXELS) -> DataLoader:
     """Batches of a source shaped by ``geometry``, in order, in this process: what a reader of lines runs

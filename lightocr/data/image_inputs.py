@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from .samples import DEFAULT_MAX_PIXELS, SourceDataset
-from .sources import TextSource
+from .sources import SampleSource
 
 
 def default_eval_steps(size: int, crop_pct: float) -> List[Dict[str, Any]]:
@@ -21,7 +21,7 @@ class ImageSamples(SourceDataset):
     """The images of a source under the skip policy, with the pixel limit of a classifier's input.
     ``input_config``: ``size``, ``channels``, ``mean``, ``std``, ``crop_pct``."""
 
-    def __init__(self, source: TextSource, input_config: Dict[str, Any], on_error: str = "skip",
+    def __init__(self, source: SampleSource, input_config: Dict[str, Any], on_error: str = "skip",
                  require_label: bool = True, seed: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS):
         super().__init__(source, on_error, require_label, seed, max_pixels)
         self.input_config = input_config

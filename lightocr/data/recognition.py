@@ -15,7 +15,7 @@ from .geometry import LineGeometry
 from .samples import DEFAULT_MAX_PIXELS, check_on_error
 from .base_datamodule import BaseDataModule
 from .samplers import PooledLoader
-from .sources import ImageFilesSource, MixedSource, TextSource
+from .sources import ImageFilesSource, MixedSource, SampleSource
 from .synthetic import SyntheticTextSource
 from .transforms import DEFAULT_LINE_AUGMENT, build_pipeline
 
@@ -29,7 +29,7 @@ def line_augment(setting: Union[bool, List[Dict[str, Any]]]):
     return build_pipeline(setting) if setting else None
 
 
-def unique_names(sources: List[TextSource]) -> List[str]:
+def unique_names(sources: List[SampleSource]) -> List[str]:
     """The sources' names, with ``_2``, ``_3``, ... added where two would share one."""
     names: List[str] = []
     for source in sources:
@@ -80,9 +80,9 @@ class TextRecognitionDataModule(BaseDataModule):
             pad_to: str = "max",
             batch_size: int = 64,
             num_workers: int = 1,
-            train_sources: Optional[List[TextSource]] = None,
-            val_sources: Optional[List[TextSource]] = None,
-            test_sources: Optional[List[TextSource]] = None,
+            train_sources: Optional[List[SampleSource]] = None,
+            val_sources: Optional[List[SampleSource]] = None,
+            test_sources: Optional[List[SampleSource]] = None,
             train_size: Optional[int] = None,
             width_pool: int = 1,
             augment: Union[bool, List[Dict[str, Any]]] = True,
@@ -130,7 +130,7 @@ class TextRecognitionDataModule(BaseDataModule):
         """Names under which each validation source is reported (``val/<name>/word_acc``)."""
         return unique_names(self.val_sources)
 
-    def _dataset(self, sources: List[TextSource], augment: Union[bool, List[Dict[str, Any]]],
+    def _dataset(self, sources: List[SampleSource], augment: Union[bool, List[Dict[str, Any]]],
                  mixed_size: Optional[int] = None,
                  require_label: bool = True) -> TextLineDataset:
         source = sources[0] if len(sources) == 1 else MixedSource(sources, size=mixed_size, seed=self.seed)
@@ -147,7 +147,7 @@ class TextRecognitionDataModule(BaseDataModule):
         loader = self.loader(dataset, collate, sampler, sampler.pool)
         return PooledLoader(loader) if sampler.pool > 1 else loader
 
-    def _evaluation_loaders(self, sources: List[TextSource]) -> List[DataLoader]:
+    def _evaluation_loaders(self, sources: List[SampleSource]) -> List[DataLoader]:
         """One loader per source, in order, so that each is scored on its own as well as pooled."""
         return [self.loader(self._dataset([source], self.augment_eval), self.collate) for source in sources]
 

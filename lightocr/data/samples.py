@@ -10,7 +10,7 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple, Union
 import numpy as np
 from PIL import Image
 
-from .sources import ImageTooLargeError, TextSource, decode_image
+from .sources import ImageTooLargeError, SampleSource, decode_image
 
 ON_ERROR = ("skip", "raise")
 # every kind of skipped sample, in a fixed order (counters are reduced across DDP ranks as one vector)
@@ -51,7 +51,7 @@ class SourceDataset:
     sample's distortion is seeded by ``(seed, epoch, index)`` (``sample_seed``). Images over ``max_pixels``
     (``size_problem``) are skipped as ``too_large`` from their header, before they are decoded."""
 
-    def __init__(self, source: TextSource, on_error: str = "skip", require_label: bool = True, seed: int = 0,
+    def __init__(self, source: SampleSource, on_error: str = "skip", require_label: bool = True, seed: int = 0,
                  max_pixels: int = DEFAULT_MAX_PIXELS):
         check_on_error(on_error)
         if len(source) == 0:

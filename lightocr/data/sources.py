@@ -12,19 +12,27 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from ..textfiles import read_lines
 
-Sample = Tuple[Image.Image, str, str]
+class Region(NamedTuple):
+    """A text region of a page: its polygon (``(x, y)`` corners in pixels, clockwise) and its text."""
+    polygon: Tuple[Tuple[float, float], ...]
+    text: str
+
+
+# (image, label, key): the label is a line's text, an image's class, or a page's text regions
+Sample = Tuple[Image.Image, Union[str, List[Region]], str]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 
-class TextSource:
-    """Base class: ``len(source)`` samples per epoch; ``source.load(i, epoch)`` returns ``(image, label, key)``.
+class SampleSource:
+    """Base class: ``len(source)`` samples per epoch; ``source.load(i, epoch)`` returns ``(image, label, key)``
+(``Sample``: the label is a text line's text, an image's class name, or a page's ``Region`` list).
 
     Args:
         ratio: this source's share when several training sources are mixed (relative to the others).
@@ -136,7 +144,7 @@ def _environment(path: str):
     return env
 
 
-class LmdbSource(TextSource):
+class LmdbSource(SampleSource):
     """An LMDB in the format of the public scene-text releases (clovaai/deep-text-recognition-benchmark):
     ``num-samples``, then ``image-%09d`` (encoded image bytes) and ``label-%09d`` (UTF-8), numbered from 1."""
 
@@ -174,7 +182,7 @@ class LmdbSource(TextSource):
         return f"LMDB {self.path} ({self.num_samples} samples)"
 
 
-class LabelFileSource(TextSource):
+class LabelFileSource(SampleSource):
     """PaddleOCR's label files: one ``relative/image/path<TAB>label`` per line, paths relative to ``root``
     (default: the label file's folder). Malformed lines are counted and reported once, then left out."""
 
@@ -216,7 +224,7 @@ class LabelFileSource(TextSource):
         return f"label file {self.path} ({len(self.entries)} samples)"
 
 
-class ImageFilesSource(TextSource):
+class ImageFilesSource(SampleSource):
     """Unlabelled images for prediction: files, every image in a folder (sorted), numpy arrays (``HxW`` or
     ``HxWxC``, RGB order) and PIL images. An image given in memory is named ``image[i]``, ``i`` its place in
     ``paths``."""
@@ -253,7 +261,7 @@ class ImageFilesSource(TextSource):
         return f"{len(self.items)} images"
 
 
-class MixedSource(TextSource):
+class MixedSource(SampleSource):
     """Several sources drawn in proportion to their ``ratio``; ``size`` samples per epoch (default: the sum).
 
     Index ``i`` of an epoch belongs to source ``k`` by fixed ranges of sizes proportional to the ratios (the
@@ -263,7 +271,7 @@ class MixedSource(TextSource):
     the number of samples and loader workers copy nothing large.
     """
 
-    def __init__(self, sources: Sequence[TextSource], size: Optional[int] = None, seed: int = 0,
+    def __init__(self, sources: Sequence[SampleSource], size: Optional[int] = None, seed: int = 0,
                  name: Optional[str] = None):
         super().__init__(1.0, name)
         if not sources:

@@ -25,7 +25,7 @@ import importlib.util
 import string
 import warnings
 from pathlib import Path
-from typing import FrozenSet, List, Optional, Sequence, Tuple
+from typing import FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import ConfigError
 from ..textfiles import read_lines
-from .sources import Sample, TextSource
+from .sources import Sample, SampleSource
 
 BUILTIN_FONT = "builtin"
 # OpenCV's Hershey stroke fonts (printable ASCII), upright and slanted; the two script faces are left out, as
@@ -247,85 +247,80 @@ def number_line(rng: np.random.Generator, alphabet: str) -> str:
     return text if all(c in alphabet or c.lower() in alphabet for c in text) else digits(len(text))
 
 
-class SyntheticTextSource(TextSource):
-    """Rendered text lines; see the module docstring.
+class FontPool:
+    """The fonts lines are drawn in: ``find_fonts``'s choice (``font_dirs``, ``builtin_font``, ``font_include``,
+    ``font_exclude``, ``hershey_fonts``; the hairline weights are excluded unless ``font_exclude`` says
+    otherwise), those that load. A line is drawn only in a font that has every one of its symbols."""
+
+    def __init__(self, font_dirs: Sequence[str] = DEFAULT_FONT_DIRS, builtin_font: bool = True,
+                 font_include: Optional[Sequence[str]] = None,
+                 font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS, hershey_fonts: bool = True):
+        self.fonts = usable_fonts(find_fonts(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts))
+        if not self.fonts:
+            raise ConfigError(f"no usable font in {list(font_dirs)} (builtin={builtin_font}, include={font_include}, "
+                              f"exclude={font_exclude})")
+
+    def __len__(self) -> int:
+        return len(self.fonts)
+
+    def fonts_for(self, text: str) -> List[str]:
+        """The fonts that have a glyph for every symbol of ``text`` (its spaces too)."""
+        symbols = set(text)
+        return [font for font in self.fonts if symbols <= font_symbols(font)]
+
+    def check_symbols(self, symbols: Iterable[str], what: str) -> None:
+        """``ConfigError`` naming the symbols (spaces aside) that no font of the pool has."""
+        covered = frozenset().union(*map(font_symbols, self.fonts))
+        missing = sorted(c for c in set(symbols) - covered if not c.isspace())
+        if missing:
+            raise ConfigError(f"no font of {what} has the symbols {''.join(missing)!r}: add a folder of fonts that "
+                              f"has them (font_dirs), or leave them out of the charset")
+
+
+class TextSampler:
+    """The text of a line, drawn from a random generator: real words (``lexicon``), numbers in real forms,
+    pronounceable pseudo-words or random strings of ``alphabet``, in the case patterns of real text.
 
     Args:
-        size: lines per epoch (the index range).
-        seed: base seed; use different seeds for training and validation.
-        alphabet: symbols of the random strings; None follows the run's charset (``line_alphabet``), or the 36
-            lower-case letters and digits outside a data module. Pseudo-words are made when it holds the Latin
-            lower-case letters, and spaces join words and split strings when it holds a space.
-        upper_ratio: share of lines in upper case (and a quarter of that share of the words in Title case), where
-            the charset has the upper-case letters (or folds case).
+        alphabet: symbols of the random strings; None follows the run's charset (``use_charset``, with
+            ``line_alphabet``), or the 36 lower-case letters and digits outside a data module. Pseudo-words are
+            made when it holds the Latin lower-case letters, and spaces join words and split strings when it holds
+            a space.
         min_length, max_length: characters per line.
         word_ratio: share of pronounceable pseudo-words among the lines that are neither lexicon words nor numbers
             (the rest are random strings, for codes and plates).
+        upper_ratio: share of lines in upper case (and a quarter of that share of the words in Title case), where
+            the charset has the upper-case letters (or folds case).
         lexicon: where real words come from: ``wordfreq:<language>`` (the ``wordfreq`` package) or a word-list
             file (one word per line, most frequent first); None: no real words.
         lexicon_ratio: share of lines of real words (by frequency, with doubled letters as real words have them,
             in lower, Title, UPPER case and the odd inner capital), where the alphabet can write them.
         number_ratio: share of lines that are numbers in real forms (years, amounts, prices, codes, dates).
-        font_dirs, builtin_font, font_include, font_exclude, hershey_fonts: which fonts (see ``find_fonts``); the
-            hairline weights (``HAIRLINE_FONTS``) are excluded unless ``font_exclude`` says otherwise.
-        font_size: range of the font size in pixels before the line is scaled to the model's height.
-        font_box_ratio: share of the lines whose height spans the font's cap-to-descender box (with the ink);
-            the others are cropped to their ink alone.
+        fonts: the pool the lines will be drawn in: every symbol the sampler may write must have a font.
+        name: how errors name the source it samples for.
     """
 
-    def __init__(
-            self,
-            size: int = 100_000,
-            seed: int = 0,
-            alphabet: Optional[str] = None,
-            min_length: int = 1,
-            max_length: int = 12,
-            word_ratio: float = 0.5,
-            upper_ratio: float = 0.25,
-            lexicon: Optional[str] = "wordfreq:en",
-            lexicon_ratio: float = 0.6,
-            number_ratio: float = 0.1,
-            font_dirs: Sequence[str] = DEFAULT_FONT_DIRS,
-            builtin_font: bool = True,
-            font_include: Optional[Sequence[str]] = None,
-            font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS,
-            hershey_fonts: bool = True,
-            font_size: Tuple[int, int] = (22, 40),
-            font_box_ratio: float = 0.5,
-            ratio: float = 1.0,
-            name: Optional[str] = None,
-    ):
-        super().__init__(ratio, name)
-        if size < 1:
-            raise ValueError(f"SyntheticTextSource: size must be positive, got {size}")
+    def __init__(self, alphabet: Optional[str] = None, min_length: int = 1, max_length: int = 12,
+                 word_ratio: float = 0.5, upper_ratio: float = 0.25, lexicon: Optional[str] = "wordfreq:en",
+                 lexicon_ratio: float = 0.6, number_ratio: float = 0.1, fonts: Optional[FontPool] = None,
+                 name: str = "synthetic text"):
         if not 1 <= min_length <= max_length:
-            raise ValueError(f"SyntheticTextSource: need 1 <= min_length <= max_length, got {min_length}, {max_length}")
+            raise ValueError(f"{name}: need 1 <= min_length <= max_length, got {min_length}, {max_length}")
         if alphabet is not None and not alphabet.strip():
-            raise ValueError("SyntheticTextSource: alphabet is empty")
-        self.size, self.seed = size, seed
+            raise ValueError(f"{name}: alphabet is empty")
+        if lexicon_ratio < 0 or number_ratio < 0 or lexicon_ratio + number_ratio > 1:
+            raise ValueError(f"{name}: lexicon_ratio and number_ratio are shares of the lines (sum at most 1), got "
+                             f"{lexicon_ratio} and {number_ratio}")
         self.follows_charset = alphabet is None
         self.min_length, self.max_length = min_length, max_length
         self.word_ratio, self.upper_ratio = word_ratio, upper_ratio
-        if lexicon_ratio < 0 or number_ratio < 0 or lexicon_ratio + number_ratio > 1:
-            raise ValueError(f"SyntheticTextSource: lexicon_ratio and number_ratio are shares of the lines (sum at "
-                             f"most 1), got {lexicon_ratio} and {number_ratio}")
         self.lexicon, self.lexicon_ratio, self.number_ratio = lexicon, lexicon_ratio, number_ratio
-        self.fonts = usable_fonts(find_fonts(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts))
-        if not self.fonts:
-            raise ValueError(f"SyntheticTextSource: no usable font in {list(font_dirs)} (builtin={builtin_font}, "
-                             f"include={font_include}, exclude={font_exclude})")
-        if not 0 <= font_box_ratio <= 1:
-            raise ValueError(f"SyntheticTextSource: font_box_ratio is a share, got {font_box_ratio}")
-        self.font_size, self.font_box_ratio = font_size, font_box_ratio
-        self._set_alphabet(alphabet or string.digits + string.ascii_lowercase, uppercase=True)
+        self.fonts, self.name = fonts or FontPool(), name
+        self.set_alphabet(alphabet or string.digits + string.ascii_lowercase, uppercase=True)
 
-    def _set_alphabet(self, alphabet: str, uppercase: bool) -> None:
-        covered = frozenset().union(*map(font_symbols, self.fonts))
+    def set_alphabet(self, alphabet: str, uppercase: bool) -> None:
         needed = set(alphabet) | ({c.upper() for c in alphabet} if uppercase else set())
-        missing = sorted(c for c in needed - covered if not c.isspace())
-        if missing:
-            raise ConfigError(f"no font of {self.describe()} has the symbols {''.join(missing)!r}: add a folder of "
-                             f"fonts that has them (font_dirs), or leave them out of the charset")
+        self.fonts.check_symbols(needed, self.name)
         self.alphabet = alphabet
         self._words = set(_CONSONANTS + _VOWELS) <= set(alphabet)
         self._uppercase = uppercase
@@ -344,18 +339,13 @@ class SyntheticTextSource(TextSource):
         weights = 1.0 / (np.arange(len(words)) + 20.0) ** 0.5
         return words, np.cumsum(weights / weights.sum())
 
-    def default_name(self) -> str:
-        return "synthetic"
-
     def use_charset(self, symbols: Sequence[str], case_sensitive: bool) -> None:
+        """Follow the run's charset (when ``alphabet`` was None)."""
         if self.follows_charset:
             present = set(symbols)
             # upper-case lines only where the charset folds case or has every upper-case letter of its own
             uppercase = not case_sensitive or all(s.upper() in present for s in symbols if s.islower())
-            self._set_alphabet(line_alphabet(symbols, case_sensitive), uppercase)
-
-    def __len__(self) -> int:
-        return self.size
+            self.set_alphabet(line_alphabet(symbols, case_sensitive), uppercase)
 
     def text(self, rng: np.random.Generator) -> str:
         length = int(rng.integers(self.min_length, self.max_length + 1))
@@ -404,17 +394,23 @@ class SyntheticTextSource(TextSource):
             return text[:position] + text[position].upper() + text[position + 1:]
         return text
 
-    def fonts_for(self, text: str) -> List[str]:
-        """The fonts that have a glyph for every symbol of ``text`` (its spaces too)."""
-        symbols = set(text)
-        return [font for font in self.fonts if symbols <= font_symbols(font)]
+
+class LineRenderer:
+    """A text line drawn in a random font of ``fonts``, size in ``font_size`` (pixels, before the line is scaled
+    to the model's height), weight, width, spacing and colours. ``font_box_ratio``: share of the lines whose height
+    spans the font's cap-to-descender box (with the ink); the others are cropped to their ink alone."""
+
+    def __init__(self, fonts: FontPool, font_size: Tuple[int, int] = (22, 40), font_box_ratio: float = 0.5):
+        if not 0 <= font_box_ratio <= 1:
+            raise ValueError(f"font_box_ratio is a share, got {font_box_ratio}")
+        self.fonts, self.font_size, self.font_box_ratio = fonts, font_size, font_box_ratio
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
         """The line in a random font, size, weight and width (variable fonts), spacing and colours, cropped
         around its ink with random margins. Its vertical extent is the ink of the line, or, for a share
         ``font_box_ratio`` of the lines, also the font's cap-to-descender box as a line detector sees it; never
         the font's declared line height (which differs by a third between fonts)."""
-        fonts = self.fonts_for(text)
+        fonts = self.fonts.fonts_for(text)
         if not fonts:
             raise ValueError(f"no font has every symbol of {text!r}")
         font = fonts[int(rng.integers(len(fonts)))]
@@ -438,15 +434,69 @@ class SyntheticTextSource(TextSource):
         image.paste(tuple(int(v) for v in foreground), mask=mask)
         return image
 
+
+class SyntheticTextSource(SampleSource):
+    """Rendered text lines (see the module docstring): a ``TextSampler`` writes each line and a ``LineRenderer``
+    draws it in a font of a ``FontPool``, all from one generator seeded by ``(seed, epoch, index)``.
+
+    Args:
+        size: lines per epoch (the index range).
+        seed: base seed; use different seeds for training and validation.
+        alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio, number_ratio: the
+            text (``TextSampler``).
+        font_dirs, builtin_font, font_include, font_exclude, hershey_fonts: the fonts (``FontPool``).
+        font_size, font_box_ratio: the drawing (``LineRenderer``).
+    """
+
+    def __init__(
+            self,
+            size: int = 100_000,
+            seed: int = 0,
+            alphabet: Optional[str] = None,
+            min_length: int = 1,
+            max_length: int = 12,
+            word_ratio: float = 0.5,
+            upper_ratio: float = 0.25,
+            lexicon: Optional[str] = "wordfreq:en",
+            lexicon_ratio: float = 0.6,
+            number_ratio: float = 0.1,
+            font_dirs: Sequence[str] = DEFAULT_FONT_DIRS,
+            builtin_font: bool = True,
+            font_include: Optional[Sequence[str]] = None,
+            font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS,
+            hershey_fonts: bool = True,
+            font_size: Tuple[int, int] = (22, 40),
+            font_box_ratio: float = 0.5,
+            ratio: float = 1.0,
+            name: Optional[str] = None,
+    ):
+        super().__init__(ratio, name)
+        if size < 1:
+            raise ValueError(f"SyntheticTextSource: size must be positive, got {size}")
+        self.size, self.seed = size, seed
+        self.font_pool = FontPool(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts)
+        self.sampler = TextSampler(alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio,
+                                   number_ratio, self.font_pool, self.describe())
+        self.renderer = LineRenderer(self.font_pool, font_size, font_box_ratio)
+
+    def default_name(self) -> str:
+        return "synthetic"
+
+    def use_charset(self, symbols: Sequence[str], case_sensitive: bool) -> None:
+        self.sampler.use_charset(symbols, case_sensitive)
+
+    def __len__(self) -> int:
+        return self.size
+
     def load(self, index: int, epoch: int = 0) -> Sample:
         if not 0 <= index < self.size:
             raise IndexError(f"synthetic index {index} outside 0..{self.size - 1}")
         rng = np.random.default_rng([self.seed, epoch, index])
-        text = self.text(rng)
-        return self.render(text, rng), text, self.key(index, epoch)
+        text = self.sampler.text(rng)
+        return self.renderer.render(text, rng), text, self.key(index, epoch)
 
     def key(self, index: int, epoch: int = 0) -> str:
         return f"synthetic(seed={self.seed}, epoch={epoch}):{index}"
 
     def describe(self) -> str:
-        return f"synthetic text ({self.size} lines, seed {self.seed}, {len(self.fonts)} fonts)"
+        return f"synthetic text ({self.size} lines, seed {self.seed}, {len(self.font_pool)} fonts)"

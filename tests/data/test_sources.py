@@ -102,9 +102,9 @@ def test_synthetic_fonts_are_configurable(tmp_path):
     with pytest.raises(ConfigError, match="no font found"):
         SyntheticTextSource(font_dirs=[str(tmp_path)], builtin_font=False, hershey_fonts=False)
     only_builtin = SyntheticTextSource(size=5, font_dirs=[str(tmp_path)], hershey_fonts=False)
-    assert only_builtin.fonts == ["builtin"]
+    assert only_builtin.font_pool.fonts == ["builtin"]
     hershey = SyntheticTextSource(size=5, font_dirs=[str(tmp_path)], builtin_font=False, font_exclude=["*italic"])
-    assert hershey.fonts == ["hershey_simplex", "hershey_plain", "hershey_duplex", "hershey_complex",
+    assert hershey.font_pool.fonts == ["hershey_simplex", "hershey_plain", "hershey_duplex", "hershey_complex",
                              "hershey_triplex", "hershey_complex_small"]
 
 
@@ -182,9 +182,9 @@ def test_a_charset_no_font_covers_is_named_before_training(tmp_path):
 
 def test_a_font_without_a_glyph_of_the_line_is_never_used():
     source = SyntheticTextSource(size=10, font_include=["builtin", "DejaVuSans.ttf"])
-    assert len(source.fonts) == 2
-    assert [Path(f).name for f in source.fonts_for("ab é")] == ["DejaVuSans.ttf"]  # builtin: ASCII only
-    assert len(source.fonts_for("ab 12")) == 2
+    assert len(source.font_pool) == 2
+    assert [Path(f).name for f in source.font_pool.fonts_for("ab é")] == ["DejaVuSans.ttf"]  # builtin: ASCII only
+    assert len(source.font_pool.fonts_for("ab 12")) == 2
 
 
 def test_unreadable_fonts_are_skipped_with_one_warning(tmp_path):
@@ -196,7 +196,7 @@ def test_unreadable_fonts_are_skipped_with_one_warning(tmp_path):
     (fonts / "DejaVuSans.ttf").write_bytes(Path(real).read_bytes())
     with pytest.warns(UserWarning, match=r"skipped 2 font file\(s\) that cannot be used: .*broken"):
         source = SyntheticTextSource(size=4, font_dirs=[str(fonts)], builtin_font=False, hershey_fonts=False)
-    assert [Path(f).name for f in source.fonts] == ["DejaVuSans.ttf"]
+    assert [Path(f).name for f in source.font_pool.fonts] == ["DejaVuSans.ttf"]
     (fonts / "DejaVuSans.ttf").unlink()
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="no usable font"):
         SyntheticTextSource(size=4, font_dirs=[str(fonts)], builtin_font=False, hershey_fonts=False)

@@ -13,7 +13,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from ...data.classification import image_loader
-from ...data.sources import TextSource
+from ...data.sources import SampleSource
 from ...export import ExportGraph
 from ..base import BaseTask
 from .predictor import class_predictions
@@ -122,7 +122,7 @@ class ImageClassificationTask(BaseTask):
                 logger.log_image("val/confusion_matrix", [confusion_image(matrix.cpu().numpy(), self.classes)],
                                  step=self.trainer.global_step)
 
-    def source_loader(self, source: TextSource, batch_size: int = 32) -> DataLoader:
+    def source_loader(self, source: SampleSource, batch_size: int = 32) -> DataLoader:
         """Batches of a source shaped as the checkpoint's inputs were (for ``lightocr classify``)."""
         return image_loader(source, self.classes, self.hparams.input_settings, batch_size)
 

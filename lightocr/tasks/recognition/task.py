@@ -8,7 +8,7 @@ from torchmetrics import MetricCollection
 
 from ...data.dataset import line_loader
 from ...data.geometry import LineGeometry
-from ...data.sources import TextSource
+from ...data.sources import SampleSource
 from ...export import ExportGraph
 from ...ocr.charset import Charset
 from ...ocr.ctc import CTCLoss, LabelTooLongError, ctc_min_length
@@ -146,7 +146,7 @@ class TextRecognitionTask(BaseTask):
                 source.reset()
         return values
 
-    def source_loader(self, source: TextSource, batch_size: int = 32, require_label: bool = False,
+    def source_loader(self, source: SampleSource, batch_size: int = 32, require_label: bool = False,
                       augment: Optional[Callable] = None) -> DataLoader:
         """Batches of a source shaped with the task's own input geometry (for ``lightocr read`` and the evaluation
         scripts; ``augment`` distorts evaluation lines as training does)."""

@@ -1,0 +1,71 @@
+"""Synthetic data as parts (a text sampler, a font pool, a renderer): the same seeds give the same lines and
+glyphs as before the split. The expected texts and pixel digests were recorded with the code of commit b656cd2
+(``SyntheticTextSource`` and ``GlyphSource`` as one class each), on Pillow's built-in and OpenCV's Hershey fonts
+(``font_dirs=[]``), so that no system font changes them."""
+import hashlib
+
+import numpy as np
+import pytest
+
+from lightocr.data import GlyphSource, SyntheticTextSource
+from lightocr.data.samples import SourceDataset
+from lightocr.data.sources import Region, SampleSource
+from lightocr.data.synthetic import FontPool, LineRenderer, TextSampler
+from lightocr.errors import ConfigError
+
+BEFORE = {
+    "lines": (["fl", "sozen", "KAKUNIWACE", "lygabovo", "RULID", "witnessed", "58", "fourteenth", "Holly", "D12",
+               "culprit", "ytmoxs8", "fohajecyj", "imessage", "carrie", "of", "4cb86ekyj1a", "hundred", "emergent",
+               "deposition", "kqy", "voluntarily", "jupe", "u232a9k"], "073f3e5c4e4940de"),
+    "charset": (["tybejokab", "857.67", "212", "2015", "rl", "r", "2028", "6", "738", "CU674", "1989", "F0KLI3"],
+                "44253479d3372211"),
+    "glyphs": (["p", "n", "H", "d", "D", "O", "G", "M", "J", "c"], "02d25ddd76f6adc9"),
+}
+
+
+def drawn(source, count, epoch=0):
+    digest, texts = hashlib.sha256(), []
+    for index in range(count):
+        image, text, _ = source.load(index, epoch)
+        digest.update(image.tobytes())
+        digest.update(repr(image.size).encode())
+        texts.append(text)
+    return texts, digest.hexdigest()[:16]
+
+
+def test_the_same_seeds_give_the_same_lines_as_before_the_split():
+    assert drawn(SyntheticTextSource(size=24, seed=3, font_dirs=[]), 24, epoch=1) == BEFORE["lines"]
+    following = SyntheticTextSource(size=12, seed=5, font_dirs=[], lexicon=None)
+    following.use_charset(list("0123456789abcdefghijklmnopqrstuvwxyz ."), False)
+    assert drawn(following, 12) == BEFORE["charset"]
+    assert drawn(GlyphSource(size=10, seed=7, font_dirs=[]), 10) == BEFORE["glyphs"]
+
+
+def test_the_parts_work_on_their_own():
+    fonts = FontPool(font_dirs=[])
+    sampler = TextSampler(alphabet="0123456789", lexicon=None, fonts=fonts)
+    renderer = LineRenderer(fonts, font_size=(20, 24))
+    rng = np.random.default_rng(0)
+    text = sampler.text(rng)
+    image = renderer.render(text, rng)
+    assert text.isdigit() and image.height > 10 and image.width > image.height // 2
+    with pytest.raises(ConfigError, match="no font of .* has the symbols '甲'"):
+        TextSampler(alphabet="ab甲", lexicon=None, fonts=fonts)
+    assert not isinstance(GlyphSource(size=2, font_dirs=[]), SyntheticTextSource)  # composed, not inherited
+
+
+class RegionSource(SampleSource):
+    """A page whose label is its text regions, as a detection source gives them."""
+
+    def __len__(self):
+        return 1
+
+    def load(self, index, epoch=0):
+        from PIL import Image
+        regions = [Region(((1, 1), (30, 1), (30, 9), (1, 9)), "hello")]
+        return Image.new("RGB", (40, 12), "white"), regions, "page0"
+
+
+def test_a_sample_label_can_be_regions():
+    image, label, key, _, _ = SourceDataset(RegionSource(), require_label=False).load(0)
+    assert key == "page0" and label[0].text == "hello" and label[0].polygon[2] == (30, 9)
