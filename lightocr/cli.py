@@ -54,7 +54,7 @@ def lightning_main(args: Optional[List[str]] = None) -> None:
 def read_main(argv: List[str], command: str = "read") -> int:
     """``lightocr <command>`` of a task (``read``, ``classify``, ...): one ``path<TAB>text<TAB>confidence`` line
     per image; an image that cannot be read is named on stderr and the exit code is 1."""
-    from .predictor import ENGINES, open_predictor, tsv_line
+    from .predictor import ENGINES, Prediction, open_predictor, tsv_line
     from .tasks.registry import find_task, import_object
 
     spec = find_task(command=command)
@@ -76,12 +76,13 @@ def read_main(argv: List[str], command: str = "read") -> int:
     predictor = open_predictor(args.ckpt, spec.name, args.engine, not args.no_optimize, args.compile, args.threads,
                                **{name: getattr(args, name) for name in own})
     failed = 0
-    for rows, skipped in predictor.read(args.images, args.batch_size):
-        for sample in skipped:
-            print(f"{sample.key}: {sample.reason}", file=sys.stderr)
-            failed += 1
-        for row in rows:
-            print(tsv_line(row))
+    for pairs in predictor.results(args.images, args.batch_size):
+        for key, value in pairs:
+            if isinstance(value, Prediction):
+                print(tsv_line(dict(key=key, text=value.text, confidence=value.confidence)))
+            else:
+                print(f"{key}: {value.reason}", file=sys.stderr)
+                failed += 1
     return 1 if failed else 0
 
 

@@ -8,7 +8,7 @@ alone) or ``lightocr.inference.TorchEngine`` (the task's own export graph in PyT
 with the same pre- and postprocessing, so they print the same rows.
 
     import lightocr
-    reader = lightocr.Reader("crnn.onnx")            # or a checkpoint: runs.../last.ckpt
+    reader = lightocr.Reader("crnn.onnx")            # or a checkpoint: runs.../last.ckpt (open_predictor)
     reader(["line.png", numpy_image, pil_image])     # [{"key", "text", "confidence", "error"}, ...]
 """
 from __future__ import annotations
@@ -189,15 +189,6 @@ class Predictor:
             yield [(source.key(start + i), item if isinstance(item, SkippedSample) else next(predictions))
                    for i, item in enumerate(prepared)]
 
-    def read(self, images: Sequence[ImageInput], batch_size: int = 32,
-             **kwargs: Any) -> Iterator[Tuple[List[Dict[str, Any]], List[Any]]]:
-        """Each batch's rows (``key``, ``text``, ``confidence``) with the ``SkippedSample``s of the images that
-        could not be read; ``kwargs`` as ``results`` takes them."""
-        for pairs in self.results(images, batch_size, **kwargs):
-            done = [(key, value) for key, value in pairs if isinstance(value, Prediction)]
-            yield (prediction_rows([key for key, _ in done], [value for _, value in done]),
-                   [value for _, value in pairs if not isinstance(value, Prediction)])
-
     def __call__(self, images: Union[ImageInput, Sequence[ImageInput]], batch_size: int = 32) -> List[Dict[str, Any]]:
         """One row per image, in order (a folder gives one per image in it): ``key`` (the path, or ``image[i]``
         for an array or a PIL image), ``text``, ``confidence``, and ``error``: None, or why the image was not
@@ -266,19 +257,5 @@ def onnx_predictor(engine: OnnxEngine, task: Optional[str], options: Dict[str, A
     return import_object(spec.predictor).from_metadata(engine, engine.metadata, engine.name, **options)
 
 
-class Reader:
-    """Read images with a trained model in a few lines, with no training code::
-
-        reader = lightocr.Reader("crnn.onnx")        # an exported file (ONNX Runtime) or a checkpoint (PyTorch)
-        rows = reader(["a.png", numpy_image, pil_image])
-
-    Each row: ``key``, ``text`` (the text read, or the class), ``confidence``, ``error`` (None, or why that image
-    was not read). ``engine``, ``task`` and ``options`` as ``open_predictor`` takes them."""
-
-    def __init__(self, model: Union[str, Path], engine: Optional[str] = None, task: Optional[str] = None,
-                 batch_size: int = 32, **options: Any):
-        self.predictor = open_predictor(model, task, engine, **options)
-        self.batch_size = batch_size
-
-    def __call__(self, images: Union[ImageInput, Sequence[ImageInput]]) -> List[Dict[str, Any]]:
-        return self.predictor(images, self.batch_size)
+# ``lightocr.Reader(model)(images)``: read images with a trained model in a few lines, no training code
+Reader = open_predictor

@@ -24,7 +24,6 @@ from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, split_fonts, train_eva
 
 from lightocr.tasks import load_task
 from lightocr.data import GlyphSource
-from lightocr.tasks import predict_source
 
 EVAL_SEED = 9_000_019
 START, END = "<!-- cls:start -->", "<!-- cls:end -->"
@@ -37,12 +36,12 @@ def merged(name: str) -> str:
 
 
 def evaluate(checkpoint: Path, fonts: list, glyphs: int) -> dict:
-    task = load_task(str(checkpoint), "ImageClassificationTask")
+    task = load_task(str(checkpoint), "image-classification")
     source = GlyphSource(size=glyphs, seed=EVAL_SEED, font_include=fonts)
-    pairs = []
-    for rows, batch in predict_source(task, source, 256):
-        labels = [task.classes[target] for target in batch["targets"].tolist()]
-        pairs.extend(zip(labels, (row["text"] for row in rows)))
+    pairs, predictor = [], task.predictor()
+    for start in range(0, len(source), 256):
+        images, labels, _ = zip(*(source.load(index) for index in range(start, min(start + 256, len(source)))))
+        pairs.extend(zip(labels, (row["text"] for row in predictor(list(images), 256))))
     exact = sum(t == p for t, p in pairs) / len(pairs)
     merged_acc = sum(merged(t) == merged(p) for t, p in pairs) / len(pairs)
     confusions = collections.Counter((t, p) for t, p in pairs if merged(t) != merged(p)).most_common(10)

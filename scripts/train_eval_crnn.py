@@ -37,9 +37,8 @@ from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, family_of, read_fit, 
 
 from lightocr.tasks import load_task
 from lightocr.data import SyntheticTextSource, default_augment
-from lightocr.data.transforms import build_pipeline
+from lightocr.data.transforms import augment_line, build_pipeline
 from lightocr.ocr import CharErrorRate, WordAccuracy
-from lightocr.tasks import predict_source
 
 EVAL_SEED = 9_000_017
 # mild tilt, blur and noise: how the issue's reference measurement distorted its words
@@ -59,12 +58,17 @@ def score(task, source, augment, batch_size: int = 64) -> dict:
     ``augment``, with every (label, prediction) pair."""
     source.use_charset(task.charset.symbols, task.charset.case_sensitive)
     bench, exact = WordAccuracy("benchmark", charset=task.charset.symbols), WordAccuracy("exact")
-    cer, pairs = CharErrorRate(), []
-    for rows, batch in predict_source(task, source, batch_size, require_label=True, augment=augment):
-        predictions = [r["text"] for r in rows]
+    cer, pairs, predictor = CharErrorRate(), [], task.predictor()
+    for start in range(0, len(source), batch_size):
+        images, labels = [], []
+        for index in range(start, min(start + batch_size, len(source))):
+            image, label, _ = source.load(index)
+            images.append(image if augment is None else augment_line(augment, image, index))
+            labels.append(task.charset.normalize(label))
+        predictions = [row["text"] for row in predictor(images, batch_size)]
         for metric in (bench, exact, cer):
-            metric.update(predictions, batch["labels"])
-        pairs.extend(zip(batch["labels"], predictions))
+            metric.update(predictions, labels)
+        pairs.extend(zip(labels, predictions))
     return dict(word_acc_bench=bench.compute().item(), word_acc=exact.compute().item(), cer=cer.compute().item(),
                 pairs=pairs)
 

@@ -148,16 +148,6 @@ class ClassificationDataset(ImageSamples):
         return self.transformed(key, make)
 
 
-def image_loader(source: SampleSource, classes: Sequence[str], input_settings: Dict[str, Any],
-                 batch_size: int = 32) -> DataLoader:
-    """Batches of a source shaped by a model's saved ``input_settings`` (its evaluation transforms), in order,
-    in this process: what ``lightocr classify`` runs with either engine."""
-    settings = dict(input_settings)
-    dataset = ClassificationDataset(source, classes, settings, build_pipeline(settings["eval_transforms"]),
-                                    require_label=False)
-    return DataLoader(dataset, batch_size=batch_size, collate_fn=collate_images)
-
-
 def collate_images(samples: List) -> Dict[str, Any]:
     """Stack the usable samples; the skipped ones are listed in ``skipped``."""
     kept = [s for s in samples if not isinstance(s, SkippedSample)]

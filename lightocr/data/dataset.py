@@ -14,7 +14,6 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
 from .geometry import LineGeometry
@@ -101,13 +100,3 @@ class WidthPoolCollator:
         keys = "\n".join(s.key if isinstance(s, SkippedSample) else s["key"] for s in samples)
         order = np.random.default_rng(zlib.crc32(keys.encode())).permutation(self.pool)
         return [batches[i] for i in order]
-
-
-def line_loader(source: SampleSource, charset: Charset, geometry: LineGeometry, batch_size: int = 32,
-                require_label: bool = False, augment: Optional[Callable] = None,
-                max_pixels: int = DEFAULT_MAX_PIXELS) -> DataLoader:
-    """Batches of a source shaped by ``geometry``, in order, in this process: what a reader of lines runs
-    (``lightocr read`` with either engine, the evaluation scripts)."""
-    dataset = TextLineDataset(source, charset, geometry, require_label=require_label, augment=augment,
-                              max_pixels=max_pixels)
-    return DataLoader(dataset, batch_size=batch_size, collate_fn=LineCollator(geometry))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -373,13 +373,3 @@ class BaseTask(LightningModule):
         self._carried = torch.tensor([float(counts.get(kind, 0)) for kind in SKIP_KINDS], dtype=torch.float64)
         self.skip_totals = self._carried.clone()
         self.nonfinite_total = int(checkpoint.get("skipped_nonfinite_steps", 0))
-
-
-def predict_source(task: BaseTask, source, batch_size: int = 32, **loader_kwargs: Any,
-                   ) -> Iterator[Tuple[List[Dict[str, Any]], Dict[str, Any]]]:
-    """Read a labelled source with a task's predictor, its images shaped by the task's data side
-    (``task.source_loader``; ``loader_kwargs`` such as ``augment``): yields each batch's rows (``key``, ``text``,
-    ``confidence``) with the batch (its labels and ``skipped`` samples), for the evaluation scripts."""
-    predictor = task.predictor()
-    for batch in task.source_loader(source, batch_size, **loader_kwargs):
-        yield (prediction_rows(batch["keys"], predictor.predict_batch(batch)) if batch["keys"] else []), batch

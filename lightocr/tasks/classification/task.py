@@ -8,12 +8,9 @@ from PIL import Image, ImageDraw, ImageFont
 from timm.data import Mixup
 from timm.loss import SoftTargetCrossEntropy
 from torch import nn
-from torch.utils.data import DataLoader
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from ...data.classification import image_loader
-from ...data.sources import SampleSource
 from ...export import ExportGraph
 from ..base import BaseTask
 from .predictor import class_predictions
@@ -121,10 +118,6 @@ class ImageClassificationTask(BaseTask):
             if isinstance(logger, WandbLogger):
                 logger.log_image("val/confusion_matrix", [confusion_image(matrix.cpu().numpy(), self.classes)],
                                  step=self.trainer.global_step)
-
-    def source_loader(self, source: SampleSource, batch_size: int = 32) -> DataLoader:
-        """Batches of a source shaped as the checkpoint's inputs were (for ``lightocr classify``)."""
-        return image_loader(source, self.classes, self.hparams.input_settings, batch_size)
 
     def export_graph(self) -> ExportGraph:
         """``images`` ``(batch, channels, size, size)``, normalized as the input settings say, to ``logits``."""

@@ -1,14 +1,11 @@
 """The text-recognition task: CRNN + CTC as a LightningModule."""
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from torchmetrics import MetricCollection
 
-from ...data.dataset import line_loader
 from ...data.geometry import LineGeometry
-from ...data.sources import SampleSource
 from ...export import ExportGraph
 from ...ocr.charset import Charset
 from ...ocr.ctc import CTCLoss, LabelTooLongError, ctc_min_length
@@ -145,12 +142,6 @@ class TextRecognitionTask(BaseTask):
                 values.update(source.compute())
                 source.reset()
         return values
-
-    def source_loader(self, source: SampleSource, batch_size: int = 32, require_label: bool = False,
-                      augment: Optional[Callable] = None) -> DataLoader:
-        """Batches of a source shaped with the task's own input geometry (for ``lightocr read`` and the evaluation
-        scripts; ``augment`` distorts evaluation lines as training does)."""
-        return line_loader(source, self.charset, self.geometry, batch_size, require_label, augment)
 
     # export and reading -----------------------------------------------------------------------------
     def export_graph(self) -> ExportGraph:
