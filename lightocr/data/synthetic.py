@@ -406,8 +406,20 @@ class LineRenderer:
         self.fonts, self.font_size, self.font_box_ratio = fonts, font_size, font_box_ratio
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
-        """The line in a random font, size, weight and width (variable fonts), spacing and colours, cropped
-        around its ink with random margins. Its vertical extent is the ink of the line, or, for a share
+        """The line (``ink``) in random colours, legible in colour and in grayscale."""
+        mask = self.ink(text, rng)
+        background = rng.integers(0, 256, 3)
+        foreground = rng.integers(0, 256, 3)
+        luma = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's grayscale conversion
+        if abs(float(luma @ background) - float(luma @ foreground)) < 80:
+            foreground = rng.integers(0, 50, 3) if luma @ background > 127 else rng.integers(205, 256, 3)
+        image = Image.new("RGB", mask.size, tuple(int(v) for v in background))
+        image.paste(tuple(int(v) for v in foreground), mask=mask)
+        return image
+
+    def ink(self, text: str, rng: np.random.Generator) -> Image.Image:
+        """The line's ink (an ``L`` mask) in a random font, size, weight and width (variable fonts) and spacing,
+        cropped around it with random margins. Its vertical extent is the ink of the line, or, for a share
         ``font_box_ratio`` of the lines, also the font's cap-to-descender box as a line detector sees it; never
         the font's declared line height (which differs by a third between fonts)."""
         fonts = self.fonts.fonts_for(text)
@@ -424,15 +436,7 @@ class LineRenderer:
         ink = max(1, bottom - top)
         pad_x, pad_top, pad_bottom = (int(rng.integers(1, ink // 2 + 2)), int(rng.integers(0, ink // 4 + 1)),
                                       int(rng.integers(0, ink // 4 + 1)))
-        mask = mask.crop((left - pad_x, top - pad_top, right + pad_x, bottom + pad_bottom))
-        background = rng.integers(0, 256, 3)
-        foreground = rng.integers(0, 256, 3)
-        luma = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's grayscale conversion
-        if abs(float(luma @ background) - float(luma @ foreground)) < 80:  # legible in colour and in grayscale
-            foreground = rng.integers(0, 50, 3) if luma @ background > 127 else rng.integers(205, 256, 3)
-        image = Image.new("RGB", mask.size, tuple(int(v) for v in background))
-        image.paste(tuple(int(v) for v in foreground), mask=mask)
-        return image
+        return mask.crop((left - pad_x, top - pad_top, right + pad_x, bottom + pad_bottom))
 
 
 class SyntheticTextSource(SampleSource):

@@ -69,3 +69,30 @@ class RegionSource(SampleSource):
 def test_a_sample_label_can_be_regions():
     image, label, key, _, _ = SourceDataset(RegionSource(), require_label=False).load(0)
     assert key == "page0" and label[0].text == "hello" and label[0].polygon[2] == (30, 9)
+
+
+def test_synthetic_pages_label_each_line_with_its_box_and_text():
+    from lightocr.data.pages import LAYOUTS, SyntheticPageSource
+    from lightocr.tasks.detection.targets import DBTargets
+    for layout in LAYOUTS:
+        source = SyntheticPageSource(size=3, seed=4, layouts=[layout], font_dirs=[])
+        for index in range(3):
+            image, regions, key = source.load(index)
+            again, same_regions, _ = source.load(index)
+            assert np.array_equal(np.asarray(image), np.asarray(again)) and regions == same_regions
+            assert regions, (layout, index)
+            width, height = image.size
+            for region in regions:
+                xs, ys = zip(*region.polygon)
+                assert 0 <= min(xs) < max(xs) <= width and 0 <= min(ys) < max(ys) <= height and region.text.strip()
+            # each labelled box holds ink: dark and light pixels side by side
+            pixels = np.asarray(image.convert("L"), dtype=np.float32)
+            for (x0, y0), _, (x1, y1), _ in (r.polygon for r in regions):
+                crop = pixels[y0:y1, x0:x1]
+                assert np.percentile(crop, 99) - np.percentile(crop, 1) > 40, (layout, index)
+            targets = DBTargets()([np.array(r.polygon, np.float32) for r in regions], [False] * len(regions),
+                                  height, width)
+            assert targets["prob"].sum() > 0 or all(min(x1 - x0, y1 - y0) < 8 for (x0, y0), _, (x1, y1), _ in
+                                                   (r.polygon for r in regions))
+    other_epoch = SyntheticPageSource(size=3, seed=4, font_dirs=[]).load(0, epoch=1)[1]
+    assert other_epoch != SyntheticPageSource(size=3, seed=4, font_dirs=[]).load(0)[1]

@@ -108,3 +108,20 @@ def test_a_network_learns_the_boxes_of_one_page():
     assert len(found) == 2, found
     for box in boxes:
         assert max(iou(box, points) for points, _ in found) > 0.6
+
+
+def test_icdar2015_protocol_counts():
+    from lightocr.tasks.detection.metrics import DetectionMetric
+    metric = DetectionMetric()
+    truths = [(rectangle(0, 0, 100, 20), False), (rectangle(0, 40, 100, 60), False), (rectangle(0, 80, 50, 100), True)]
+    detections = [rectangle(0, 2, 100, 22),     # IoU 18/22 with the first: a match
+                  rectangle(0, 2, 100, 22),     # the same region again: the first took it, a false positive
+                  rectangle(0, 40, 30, 60),     # IoU 0.3 with the second: a false positive
+                  rectangle(5, 82, 45, 98)]     # on the don't-care region: not counted
+    metric.update([detections], [truths])
+    metric.update([[]], [[]])                   # an empty page changes nothing
+    values = metric.compute()
+    precision, recall = 1 / 3, 1 / 2
+    assert values["precision"].item() == pytest.approx(precision)
+    assert values["recall"].item() == pytest.approx(recall)
+    assert values["hmean"].item() == pytest.approx(2 * precision * recall / (precision + recall))
