@@ -47,6 +47,7 @@ def lightning_main(args: Optional[List[str]] = None) -> None:
             import_object(spec.task_class)
         import lightocr.data.classification  # noqa: F401
         import lightocr.data.recognition  # noqa: F401
+        import lightocr.data.detection  # noqa: F401
         LightOCRCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
                     args=args, save_config_callback=LoggedConfigCallback, save_config_kwargs=dict(overwrite=True))
 
@@ -54,7 +55,8 @@ def lightning_main(args: Optional[List[str]] = None) -> None:
 def read_main(argv: List[str], command: str = "read") -> int:
     """``lightocr <command>`` of a task (``read``, ``classify``, ...): one ``path<TAB>text<TAB>confidence`` line
     per image; an image that cannot be read is named on stderr and the exit code is 1."""
-    from .predictor import ENGINES, Prediction, open_predictor, tsv_line
+    from .data.samples import SkippedSample
+    from .predictor import ENGINES, open_predictor, tsv_line
     from .tasks.registry import find_task, import_object
 
     spec = find_task(command=command)
@@ -78,11 +80,12 @@ def read_main(argv: List[str], command: str = "read") -> int:
     failed = 0
     for pairs in predictor.results(args.images, args.batch_size):
         for key, value in pairs:
-            if isinstance(value, Prediction):
-                print(tsv_line(dict(key=key, text=value.text, confidence=value.confidence)))
-            else:
+            if isinstance(value, SkippedSample):
                 print(f"{key}: {value.reason}", file=sys.stderr)
                 failed += 1
+            else:
+                for row in predictor.rows(key, value):
+                    print(tsv_line(row))
     return 1 if failed else 0
 
 

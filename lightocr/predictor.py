@@ -52,11 +52,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(-1, keepdims=True)
 
 
-def prediction_rows(keys: Sequence[str], predictions: Sequence[Prediction]) -> List[Dict[str, Any]]:
-    """The rows a reader prints and ``lightning predict`` writes: ``key``, ``text``, ``confidence``."""
-    return [dict(key=key, text=p.text, confidence=p.confidence) for key, p in zip(keys, predictions)]
-
-
 TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -155,21 +150,30 @@ class Predictor:
     def collate(self, prepared: List[Any]) -> Dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def decode(self, outputs: List[np.ndarray]) -> List[Prediction]:
+    def decode(self, outputs: List[np.ndarray], inputs: Dict[str, Any]) -> List[Any]:
+        """One prediction per image of the batch, from the network's outputs (and the collated inputs)."""
         raise NotImplementedError
+
+    def rows(self, key: str, prediction: Any) -> List[Dict[str, Any]]:
+        """What an image's prediction prints (``lightocr <command>``) and ``lightning predict`` writes: rows of
+        ``key``, ``text``, ``confidence`` (one per image by default)."""
+        return [dict(key=key, text=prediction.text, confidence=prediction.confidence)]
+
+    def finish(self, key: str, image: Image.Image, prediction: Any) -> None:
+        """Called with each image read and its prediction (a predictor that writes pictures does it here)."""
 
     def samples(self, source, on_error: str, max_pixels: int):
         """The images of ``source`` under the skip policy (``lightocr.data.samples.SourceDataset``)."""
         from .data.samples import SourceDataset
         return SourceDataset(source, on_error=on_error, require_label=False, max_pixels=max_pixels)
 
-    def predict_batch(self, inputs: Dict[str, Any]) -> List[Prediction]:
+    def predict_batch(self, inputs: Dict[str, Any]) -> List[Any]:
         """The predictions of a collated batch (numpy arrays, or the tensors of a training data loader)."""
-        return self.decode(self.engine(**inputs))
+        return self.decode(self.engine(**inputs), inputs)
 
     def results(self, images: Sequence[ImageInput], batch_size: int = 32, on_error: str = "skip",
                 max_pixels: Optional[int] = None) -> Iterator[List[Tuple[str, Any]]]:
-        """Each batch's ``(key, Prediction)`` pairs in the order of the images, with a ``SkippedSample`` in place
+        """Each batch's ``(key, prediction)`` pairs in the order of the images, with a ``SkippedSample`` in place
         of the prediction for an image that could not be read (``on_error="raise"``: ``BadSampleError`` at the
         first). A folder given as a path is read whole, in sorted order."""
         from .data.samples import DEFAULT_MAX_PIXELS, SkippedSample
@@ -186,20 +190,27 @@ class Predictor:
                         for item in loaded]
             usable = [item["input"] for item in prepared if not isinstance(item, SkippedSample)]
             predictions = iter(self.predict_batch(self.collate(usable)) if usable else [])
-            yield [(source.key(start + i), item if isinstance(item, SkippedSample) else next(predictions))
-                   for i, item in enumerate(prepared)]
+            pairs = [(source.key(start + i), item if isinstance(item, SkippedSample) else next(predictions))
+                     for i, item in enumerate(prepared)]
+            for (key, prediction), item in zip(pairs, loaded):
+                if not isinstance(prediction, SkippedSample):
+                    self.finish(key, item[0], prediction)
+            yield pairs
 
     def __call__(self, images: Union[ImageInput, Sequence[ImageInput]], batch_size: int = 32) -> List[Dict[str, Any]]:
-        """One row per image, in order (a folder gives one per image in it): ``key`` (the path, or ``image[i]``
-        for an array or a PIL image), ``text``, ``confidence``, and ``error``: None, or why the image was not
-        read (then ``text`` is None)."""
+        """The rows of the images (``rows``: one per image, or one per text box of a page), in order (a folder
+        gives its images sorted): ``key`` (the path, or ``image[i]`` for an array or a PIL image), ``text``,
+        ``confidence``, and ``error``: None, or why the image was not read (then its one row's ``text`` is
+        None)."""
+        from .data.samples import SkippedSample
+
         rows = []
         for pairs in self.results(images if isinstance(images, (list, tuple)) else [images], batch_size):
             for key, value in pairs:
-                if isinstance(value, Prediction):
-                    rows.append(dict(key=key, text=value.text, confidence=value.confidence, error=None))
-                else:
+                if isinstance(value, SkippedSample):
                     rows.append(dict(key=key, text=None, confidence=0.0, error=value.reason))
+                else:
+                    rows += [dict(row, error=None) for row in self.rows(key, value)]
         return rows
 
     @classmethod

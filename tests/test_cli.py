@@ -67,6 +67,8 @@ def test_config_parses_and_instantiates(config):
         # the class list and the input settings are linked from the data module into the model
         assert cli.model.classes == cli.datamodule.class_names and len(cli.model.classes) == 62
         assert cli.model.hparams.input_settings == cli.datamodule.input_settings
+    elif config.name.startswith("det_"):
+        assert cli.model.hparams.input_geometry == cli.datamodule.input_geometry  # the page geometry, linked
     else:
         # the charset, the channels and the input geometry are linked from the data module into the model
         assert cli.model.charset.symbols == cli.datamodule.charset_symbols

@@ -52,7 +52,7 @@ class ToyPredictor(Predictor):
     def collate(self, prepared: List[np.ndarray]) -> Dict[str, np.ndarray]:
         return dict(images=np.stack(prepared))
 
-    def decode(self, outputs: List[np.ndarray]) -> List[Prediction]:
+    def decode(self, outputs: List[np.ndarray], inputs: Dict[str, Any]) -> List[Prediction]:
         probabilities = softmax(outputs[0])
         return [Prediction(self.metadata["toy_labels"][i], float(p[i])) for i, p in
                 zip(probabilities.argmax(-1), probabilities)]

@@ -4,7 +4,8 @@ policy, and the DataModules of text recognition and image classification. Each n
 from .._lazy import lazy_attributes
 
 __getattr__, __dir__ = lazy_attributes(__name__, {
-    "ClassificationDataModule": ".classification", "GlyphSource": ".classification",
+    "ClassificationDataModule": ".classification", "DetectionDataModule": ".detection",
+    "SyntheticPageSource": ".pages", "GlyphSource": ".classification",
     "ImageFolderSource": ".classification", "TextRecognitionDataModule": ".recognition",
     "LineCollator": ".dataset", "TextLineDataset": ".dataset", "LineGeometry": ".geometry",
     "SKIP_KINDS": ".samples", "BadSampleError": ".samples", "SkippedSample": ".samples",

@@ -15,7 +15,7 @@ from .sources import ImageTooLargeError, SampleSource, decode_image
 ON_ERROR = ("skip", "raise")
 # every kind of skipped sample, in a fixed order (counters are reduced across DDP ranks as one vector)
 SKIP_KINDS = ("image", "empty_label", "unknown_symbols", "too_long", "empty_batch", "unknown_class", "too_large",
-              "transform")
+              "transform", "bad_region")
 # images over this many pixels are skipped before they are decoded (a setting of the data modules); a 600 dpi A4
 # page scan has 35 million
 DEFAULT_MAX_PIXELS = 40_000_000

@@ -20,9 +20,11 @@ def build_transform(step: Dict[str, Any]) -> A.BasicTransform:
     return getattr(A, name)(**step)
 
 
-def build_pipeline(steps: Sequence[Dict[str, Any]]) -> A.Compose:
-    """An albumentations pipeline from YAML steps (``build_transform``)."""
-    return A.Compose([build_transform(step) for step in steps])
+def build_pipeline(steps: Sequence[Dict[str, Any]], keypoints: bool = False) -> A.Compose:
+    """An albumentations pipeline from YAML steps (``build_transform``); with ``keypoints``, it moves ``(x, y)``
+    points with the image (a page's polygons), keeping those that leave it."""
+    keypoint_params = A.KeypointParams(format="xy", remove_invisible=False) if keypoints else None
+    return A.Compose([build_transform(step) for step in steps], keypoint_params=keypoint_params)
 
 
 # The distortions of a training line, as albumentations steps (the data module's ``augment`` takes a list like it

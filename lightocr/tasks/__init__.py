@@ -6,7 +6,7 @@ from .registry import TaskSpec, find_task, load_task, register_task
 
 __getattr__, __dir__ = lazy_attributes(__name__, {
     "BaseTask": ".base", "TextRecognitionTask": ".recognition.task",
-    "ImageClassificationTask": ".classification.task",
+    "ImageClassificationTask": ".classification.task", "DetectionTask": ".detection.task",
 })
 __all__ = ["BaseTask", "ImageClassificationTask", "TaskSpec", "TextRecognitionTask", "find_task", "load_task",
            "register_task"]

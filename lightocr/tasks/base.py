@@ -20,7 +20,7 @@ from torchmetrics import MeanMetric
 
 from ..data.samples import SKIP_KINDS, SkippedSample
 from ..errors import NonFiniteTrainingError
-from ..predictor import Predictor, prediction_rows
+from ..predictor import Predictor
 from .registry import class_path, import_object, task_of_class
 
 if TYPE_CHECKING:
@@ -335,7 +335,9 @@ class BaseTask(LightningModule):
             return []
         if self._predicting is None:
             self._predicting = self.predictor()
-        return prediction_rows(batch["keys"], self._predicting.predict_batch(batch))
+        predictions = self._predicting.predict_batch(batch)
+        return [row for key, prediction in zip(batch["keys"], predictions)
+                for row in self._predicting.rows(key, prediction)]
 
     @classmethod
     def linked_values(cls, data_settings: Dict[str, Any]) -> Dict[str, Any]:

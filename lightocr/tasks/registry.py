@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import CheckpointError, ConfigError
 
-BUILTIN_TASKS = ("lightocr.tasks.recognition", "lightocr.tasks.classification")
+BUILTIN_TASKS = ("lightocr.tasks.recognition", "lightocr.tasks.classification", "lightocr.tasks.detection")
 ENTRY_POINT_GROUP = "lightocr.tasks"
 # (source, target, when LightningCLI applies it): what a data module hands its task
 Link = Tuple[str, str, str]

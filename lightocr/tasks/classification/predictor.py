@@ -32,7 +32,7 @@ class ClassPredictor(Predictor):
     def collate(self, prepared: List[np.ndarray]) -> Dict[str, np.ndarray]:
         return dict(images=np.stack(prepared))
 
-    def decode(self, outputs: List[np.ndarray]) -> List[Prediction]:
+    def decode(self, outputs: List[np.ndarray], inputs: Dict[str, Any]) -> List[Prediction]:
         return class_predictions(outputs[0], self.classes)
 
 

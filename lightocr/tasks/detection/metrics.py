@@ -44,13 +44,14 @@ def match_page(detections: Sequence[np.ndarray], truths: Sequence[Tuple[np.ndarr
 
 class DetectionMetric(Metric):
     """``update(detections, truths)`` per batch: for each page, its detected polygons and its true ``(points,
-    dont_care)`` regions. ``compute()``: ``precision``, ``recall``, ``hmean`` (a page set with nothing to find
-    and nothing found scores 1)."""
+    dont_care)`` regions. ``compute()``: ``<prefix>precision``, ``<prefix>recall``, ``<prefix>hmean`` (a page set
+    with nothing to find and nothing found scores 1)."""
 
     full_state_update = False
 
-    def __init__(self, **kwargs):
+    def __init__(self, prefix: str = "", **kwargs):
         super().__init__(**kwargs)
+        self.prefix = prefix
         for name in ("matched", "truths", "detections"):
             self.add_state(name, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
@@ -68,4 +69,5 @@ class DetectionMetric(Metric):
         precision = matched / self.detections if self.detections > 0 else torch.tensor(
             1.0 if self.truths == 0 else 0.0, dtype=torch.float64)
         hmean = 2 * precision * recall / (precision + recall) if precision + recall > 0 else precision * 0
-        return dict(precision=precision.float(), recall=recall.float(), hmean=hmean.float())
+        values = dict(precision=precision, recall=recall, hmean=hmean)
+        return {f"{self.prefix}{name}": value.float() for name, value in values.items()}

@@ -37,6 +37,6 @@ class TextPredictor(Predictor):
             images = np.pad(images, ((0, 0), (0, 0), (0, 0), (0, self.min_width - images.shape[-1])))
         return dict(images=images, widths=widths)
 
-    def decode(self, outputs: List[np.ndarray]) -> List[Prediction]:
+    def decode(self, outputs: List[np.ndarray], inputs: Dict[str, Any]) -> List[Prediction]:
         logits, lengths = outputs
         return self.decoder(logits, lengths)
