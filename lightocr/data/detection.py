@@ -40,6 +40,16 @@ DEFAULT_PAGE_AUGMENT: Tuple[Dict[str, Any], ...] = (
 )
 
 
+def augment_page(augment: Callable, pixels: np.ndarray, polygons: List[np.ndarray], seed: int,
+                 ) -> Tuple[np.ndarray, List[np.ndarray]]:
+    """A page and its polygons distorted together by an albumentations pipeline with keypoints, seeded."""
+    augment.set_random_seed(seed)
+    flat = np.concatenate(polygons) if polygons else np.zeros((0, 2), np.float32)
+    moved = augment(image=pixels, keypoints=flat)
+    points = np.asarray(moved["keypoints"], np.float32).reshape(-1, 2)
+    return moved["image"], (np.split(points, np.cumsum([len(p) for p in polygons])[:-1]) if polygons else [])
+
+
 def usable_regions(regions: Sequence[Region], width: int, height: int, key: str, on_error: str,
                    ) -> Tuple[List[Tuple[np.ndarray, bool]], List[SkippedSample]]:
     """``(points clipped to the page, don't-care)`` of each usable region, and the ``bad_region`` of the others."""
@@ -82,11 +92,7 @@ class PageDataset(SourceDataset):
         def make() -> Dict[str, Any]:
             pixels, polygons = np.asarray(image.convert("RGB")), [points for points, _ in usable]
             if self.augment is not None:
-                self.augment.set_random_seed(self.sample_seed(epoch, index))
-                flat = np.concatenate(polygons) if polygons else np.zeros((0, 2), np.float32)
-                moved = self.augment(image=pixels, keypoints=flat)
-                pixels, flat = moved["image"], np.asarray(moved["keypoints"], np.float32).reshape(-1, 2)
-                polygons = np.split(flat, np.cumsum([len(p) for p in polygons])[:-1]) if polygons else []
+                pixels, polygons = augment_page(self.augment, pixels, polygons, self.sample_seed(epoch, index))
             array, scale = self.geometry.to_array(Image.fromarray(pixels))
             size = self.geometry.size
             page = np.zeros((array.shape[0], size, size), np.float32)
