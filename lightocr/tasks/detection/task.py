@@ -78,8 +78,10 @@ class DetectionTask(BaseTask):
 
     def drawn_page(self, image: torch.Tensor, boxes: List[np.ndarray], truths) -> Image.Image:
         """A page as the network saw it, its true boxes in green and the found ones in red."""
-        mean = torch.tensor(self.geometry.mean, device=image.device).view(-1, 1, 1)[:image.shape[0]]
-        std = torch.tensor(self.geometry.std, device=image.device).view(-1, 1, 1)[:image.shape[0]]
+        mean = torch.tensor(self.geometry.mean, device=image.device).view(-1, 1, 1)
+        std = torch.tensor(self.geometry.std, device=image.device).view(-1, 1, 1)
+        if image.shape[0] == 1:  # grayscale pages are normalized by the mean of the three (PageGeometry)
+            mean, std = mean.mean(0, keepdim=True), std.mean(0, keepdim=True)
         pixels = ((image.float() * std + mean).clamp(0, 1) * 255).byte().permute(1, 2, 0).cpu().numpy()
         page = Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).convert("RGB")
         draw = ImageDraw.Draw(page)
