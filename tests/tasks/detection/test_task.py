@@ -30,7 +30,7 @@ def test_every_family_has_a_detection_config():
 
 
 @pytest.mark.parametrize("name", DET_CONFIGS)
-def test_short_fit_of_each_detection_config_then_detect(tmp_path, name):
+def test_short_fit_of_each_detection_config(tmp_path, name):
     run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name), "--trainer.max_steps=2",
          "--trainer.val_check_interval=2", "--trainer.enable_progress_bar=false", "--data.init_args.size=96",
          "--data.init_args.batch_size=2", "--data.init_args.num_workers=0",
@@ -40,11 +40,12 @@ def test_short_fit_of_each_detection_config_then_detect(tmp_path, name):
     last = tmp_path / "runs" / name.removesuffix(".yaml") / "version_0" / "checkpoints" / "last.ckpt"
     state = checkpoint(last)
     assert state["global_step"] == 2 and state["hyper_parameters"]["input_geometry"]["size"] == 96
-    page = tmp_path / "page.png"
-    SyntheticPageSource(1, seed=3, page_size=(120, 200), font_dirs=[]).load(0)[0].save(page)
-    run([str(BIN / "lightocr"), "detect", "--ckpt", str(last), str(page), "--draw", str(tmp_path / "drawn")],
-        tmp_path)
-    assert Image.open(tmp_path / "drawn" / "page.png").size == Image.open(page).size  # the page, boxes drawn
+    if name == "det_mobilenetv3.yaml":  # the default config's checkpoint is read, as a user would next
+        page = tmp_path / "page.png"
+        SyntheticPageSource(1, seed=3, page_size=(120, 200), font_dirs=[]).load(0)[0].save(page)
+        run([str(BIN / "lightocr"), "detect", "--ckpt", str(last), str(page), "--draw", str(tmp_path / "drawn")],
+            tmp_path)
+        assert Image.open(tmp_path / "drawn" / "page.png").size == Image.open(page).size  # the page, boxes drawn
 
 
 def trained_detector(tmp_path):
