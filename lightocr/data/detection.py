@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from ..tasks.detection.targets import DBTargets
 from .base_datamodule import BaseDataModule
-from .page_inputs import PageGeometry
+from .page_inputs import STRIDE, PageGeometry
 from .pages import SyntheticPageSource
 from .samples import DEFAULT_MAX_PIXELS, SkippedSample, SourceDataset, bad_sample, check_on_error
 from .sources import MixedSource, Region, SampleSource
@@ -71,16 +71,50 @@ def usable_regions(regions: Sequence[Region], width: int, height: int, key: str,
     return usable, bad
 
 
+def free_start(rng: np.random.Generator, spans: Sequence[Tuple[float, float]], length: int, window: int) -> int:
+    """A start in ``0 .. length - window`` for a window along one axis, drawn among the positions that no text
+    ``spans`` cover when there are some (so that the window's first edge cuts no line), else anywhere."""
+    starts = np.arange(max(length - window, 0) + 1)
+    covered = np.zeros(len(starts), bool)
+    for low, high in spans:
+        covered[int(np.floor(max(low, 0))):int(np.ceil(max(high, 0))) + 1] = True
+    free = starts[~covered[:len(starts)]]
+    return int(rng.choice(free if len(free) else starts))
+
+
+def crop_page(array: np.ndarray, polygons: List[np.ndarray], ignore: List[bool], window: int,
+              rng: np.random.Generator) -> Tuple[np.ndarray, List[np.ndarray], List[bool]]:
+    """A ``window x window`` cut of a page ``(channels, height, width)`` (padded with 0 where the page is
+    smaller), its corner where no text line is cut if one can be; regions wholly inside keep their label,
+    regions the window cuts become don't-care (their visible part is not a whole line), the others are left out
+    (the training crop of PaddleOCR's ``EastRandomCropData``, on a page scaled as for reading)."""
+    x0 = free_start(rng, [(p[:, 0].min(), p[:, 0].max()) for p in polygons], array.shape[2], window)
+    y0 = free_start(rng, [(p[:, 1].min(), p[:, 1].max()) for p in polygons], array.shape[1], window)
+    cut = np.zeros((array.shape[0], window, window), np.float32)
+    visible = array[:, y0:y0 + window, x0:x0 + window]
+    cut[:, :visible.shape[1], :visible.shape[2]] = visible
+    inside, kept_ignore = [], []
+    for points, ignored in zip(polygons, ignore):
+        moved = points - (x0, y0)
+        clipped = np.clip(moved, 0, (visible.shape[2], visible.shape[1]))
+        if cv2.contourArea(clipped.astype(np.float32)) <= 0:
+            continue
+        inside.append(clipped)
+        kept_ignore.append(ignored or bool(np.abs(clipped - moved).max() > 1))
+    return cut, inside, kept_ignore
+
+
 class PageDataset(SourceDataset):
     """Pages of a source as ``{"image", "prob", "prob_mask", "thresh", "thresh_mask", "regions", "scale",
     "key", "region_skips"}``, or ``SkippedSample``: distorted by ``augment`` (albumentations, with keypoints),
-    shaped by ``geometry`` and padded to ``size x size``, with DB's ``targets`` of their usable regions."""
+    shaped by ``geometry`` and padded to ``size x size`` (or, with ``crop``, cut to a ``crop x crop`` window by
+    ``crop_page``), with DB's ``targets`` of their usable regions."""
 
     def __init__(self, source: SampleSource, geometry: PageGeometry, targets: Optional[DBTargets] = None,
                  augment: Optional[Callable] = None, on_error: str = "skip", require_label: bool = True,
-                 seed: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS):
+                 seed: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS, crop: Optional[int] = None):
         super().__init__(source, on_error, require_label, seed, max_pixels)
-        self.geometry, self.targets, self.augment = geometry, targets or DBTargets(), augment
+        self.geometry, self.targets, self.augment, self.crop = geometry, targets or DBTargets(), augment, crop
 
     def __getitem__(self, item: Union[int, Tuple[int, int]]) -> Union[Dict[str, Any], SkippedSample]:
         loaded = self.load(item)
@@ -94,11 +128,15 @@ class PageDataset(SourceDataset):
             if self.augment is not None:
                 pixels, polygons = augment_page(self.augment, pixels, polygons, self.sample_seed(epoch, index))
             array, scale = self.geometry.to_array(Image.fromarray(pixels))
-            size = self.geometry.size
-            page = np.zeros((array.shape[0], size, size), np.float32)
-            page[:, :array.shape[1], :array.shape[2]] = array
             polygons = [np.clip(p * scale, 0, (array.shape[2], array.shape[1])) for p in polygons]
             ignore = [dont_care for _, dont_care in usable]
+            if self.crop:
+                page, polygons, ignore = crop_page(array, polygons, ignore, self.crop,
+                                                   np.random.default_rng(self.sample_seed(epoch, index)))
+            else:
+                page = np.zeros((array.shape[0], self.geometry.size, self.geometry.size), np.float32)
+                page[:, :array.shape[1], :array.shape[2]] = array
+            size = page.shape[1]
             maps = self.targets(polygons, ignore, size, size)
             return dict(image=torch.from_numpy(page), **{k: torch.from_numpy(v) for k, v in maps.items()},
                         regions=list(zip(polygons, ignore)), scale=scale, key=key, region_skips=region_skips)
@@ -127,7 +165,11 @@ class DetectionDataModule(BaseDataModule):
             labels are ``Region`` lists; None gives synthetic pages (validation and test with their own seeds).
             Several training sources are mixed by their ``ratio``.
         train_size: training pages per epoch when several sources are mixed (default: their total).
-        size, channels, mean, std: the input (``PageGeometry``): the longer side of a page in pixels.
+        size, channels, mean, std: the input (``PageGeometry``): the longer side of a page in pixels, in
+            validation, testing and reading.
+        train_crop: train on ``train_crop x train_crop`` windows cut from pages scaled as for reading
+            (``crop_page``): text at the scale it is read, at the cost of a smaller input (None: whole pages,
+            padded to ``size x size``).
         augment: training distortions: True for ``DEFAULT_PAGE_AUGMENT``, a list of albumentations steps, or
             False.
         shrink_ratio, thresh_min, thresh_max, min_text_size: DB's targets (``DBTargets``).
@@ -136,7 +178,8 @@ class DetectionDataModule(BaseDataModule):
 
     def __init__(self, train_sources: Optional[List[SampleSource]] = None,
                  val_sources: Optional[List[SampleSource]] = None, test_sources: Optional[List[SampleSource]] = None,
-                 train_size: Optional[int] = None, size: int = 640, channels: int = 3,
+                 train_size: Optional[int] = None, size: int = 640, train_crop: Optional[int] = None,
+                 channels: int = 3,
                  mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225),
                  augment: Union[bool, List[Dict[str, Any]]] = True, shrink_ratio: float = 0.4,
                  thresh_min: float = 0.3, thresh_max: float = 0.7, min_text_size: int = 8,
@@ -154,7 +197,10 @@ class DetectionDataModule(BaseDataModule):
         self.targets = DBTargets(shrink_ratio, thresh_min, thresh_max, min_text_size)
         self.augment_steps = (list(DEFAULT_PAGE_AUGMENT) if augment is True else list(augment) if augment else [])
         build_pipeline(self.augment_steps, keypoints=True)  # a bad step fails here, not in a loader worker
-        self.train_size, self.on_error, self.max_pixels, self.seed = train_size, on_error, max_pixels, seed
+        if train_crop is not None and train_crop < STRIDE:
+            raise ValueError(f"train_crop must be at least {STRIDE} pixels, got {train_crop}")
+        self.train_size, self.train_crop = train_size, train_crop
+        self.on_error, self.max_pixels, self.seed = on_error, max_pixels, seed
 
     @property
     def input_geometry(self) -> Dict[str, Any]:
@@ -166,7 +212,7 @@ class DetectionDataModule(BaseDataModule):
         source = sources[0] if len(sources) == 1 else MixedSource(sources, size=self.train_size, seed=self.seed)
         pipeline = build_pipeline(self.augment_steps, keypoints=True) if augment and self.augment_steps else None
         return PageDataset(source, self.geometry, self.targets, pipeline, self.on_error, require_label, self.seed,
-                           self.max_pixels)
+                           self.max_pixels, crop=self.train_crop if augment else None)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset(self.train_sources, augment=True)

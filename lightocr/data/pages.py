@@ -1,8 +1,9 @@
 """Synthetic pages for text detection, rendered on the fly with the text lines' parts (``TextSampler``,
 ``FontPool``, ``LineRenderer``): each text line of a page is labelled with its polygon (the box of its ink) and
-its text. A page is a background (paper, a gradient, a texture, photo-like noise; sometimes low contrast) and a
-layout:
+its text. A page is a background (sometimes of low contrast) and a layout:
 
+- backgrounds (``BACKGROUNDS``): ``paper``, ``gradient``, ``texture``, ``noise`` (photo-like), ``ruled``
+  (notebook), ``speckle`` (recycled paper);
 - ``paragraph``: a heading and left-aligned lines; ``columns``: two or three of them side by side;
 - ``form``: a table of ruled cells, a short text in most;
 - ``receipt``: a narrow column of item names on the left and amounts on the right;
@@ -26,23 +27,59 @@ PAGE_ALPHABET = string.ascii_lowercase + string.digits + " .,:-/()%$"
 Box = Tuple[int, int, int, int]  # x0, y0, x1, y1
 
 
-def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Paper (a light tone with fibre noise), a gradient, a texture of blurred blobs, or photo-like noise; a
-    quarter of them darker, for text of low contrast."""
-    kind = rng.integers(4)
+def paper(rng: np.random.Generator, tone: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A light tone with fibre noise."""
+    return tone + rng.normal(0, 6, (height, width, 1))
+
+
+def gradient(rng: np.random.Generator, tone: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A ramp from the tone to another, across or down the page."""
+    other = rng.integers(120, 256, 3).astype(np.float32)
+    ramp = np.linspace(0, 1, width if rng.random() < 0.5 else height, dtype=np.float32)
+    ramp = ramp[None, :, None] if ramp.size == width else ramp[:, None, None]
+    return tone + (other - tone) * ramp + np.zeros((height, width, 1), np.float32)
+
+
+def texture(rng: np.random.Generator, tone: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Blurred blobs of light and shade."""
+    blobs = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), rng.uniform(4, 16))
+    return tone + 40 * blobs[..., None] / (np.abs(blobs).max() + 1e-6)
+
+
+def noise(rng: np.random.Generator, tone: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Photo-like colour noise."""
+    return tone + rng.normal(0, 18, (height, width, 3))
+
+
+def ruled(rng: np.random.Generator, tone: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Notebook paper: faint blue rules at a random pitch and a red margin line."""
+    page = paper(rng, tone, height, width)
+    pitch = int(rng.integers(14, 40))
+    rules = slice(int(rng.integers(0, pitch)), None, pitch)
+    page[rules] = page[rules] * 0.75 + np.array([90, 120, 200]) * 0.25
+    margin = int(width * rng.uniform(0.05, 0.15))
+    page[:, margin:margin + 2] = page[:, margin:margin + 2] * 0.5 + np.array([200, 60, 60]) * 0.5
+    return page
+
+
+def speckle(rng: np.random.Generator, tone: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Recycled paper: a tone flecked with dark and light specks of a few pixels."""
+    page = tone + np.zeros((height, width, 1), np.float32)
+    specks = cv2.dilate((rng.random((height, width)) < 0.004).astype(np.uint8), np.ones((2, 2), np.uint8))
+    page[specks > 0] *= rng.uniform(0.3, 0.7)
+    return page + rng.normal(0, 3, (height, width, 1))
+
+
+BACKGROUNDS: Dict[str, Callable[[np.random.Generator, np.ndarray, int, int], np.ndarray]] = dict(
+    paper=paper, gradient=gradient, texture=texture, noise=noise, ruled=ruled, speckle=speckle)
+
+
+def background(rng: np.random.Generator, height: int, width: int, kinds: Sequence[str] = tuple(BACKGROUNDS),
+               ) -> np.ndarray:
+    """A page of one of the background ``kinds`` (``BACKGROUNDS``) in a random tone; a quarter of them darker,
+    for text of low contrast."""
     tone = rng.integers(150, 256, 3).astype(np.float32)
-    if kind == 0:
-        page = tone + rng.normal(0, 6, (height, width, 1))
-    elif kind == 1:
-        other = rng.integers(120, 256, 3).astype(np.float32)
-        ramp = np.linspace(0, 1, width if rng.random() < 0.5 else height, dtype=np.float32)
-        ramp = ramp[None, :, None] if ramp.size == width else ramp[:, None, None]
-        page = tone + (other - tone) * ramp + np.zeros((height, width, 1), np.float32)
-    elif kind == 2:
-        blobs = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), rng.uniform(4, 16))
-        page = tone + 40 * blobs[..., None] / (np.abs(blobs).max() + 1e-6)
-    else:
-        page = tone + rng.normal(0, 18, (height, width, 3))
+    page = BACKGROUNDS[kinds[int(rng.integers(len(kinds)))]](rng, tone, height, width)
     if rng.random() < 0.25:
         page = page * rng.uniform(0.55, 0.8)
     return np.clip(page, 0, 255).astype(np.uint8)
@@ -50,22 +87,24 @@ def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 class SyntheticPageSource(SampleSource):
     """Rendered pages of ``page_size`` (a ``(min, max)`` range of each side, pixels) in the ``layouts`` named
-    (drawn by ``layout_weights``), their lines ``line_height`` pixels high (a range) in the fonts of a ``FontPool``
-    (``font_dirs`` ... ``hershey_fonts``, as ``SyntheticTextSource`` takes them); ``size`` pages per epoch. The
-    label of a page is its ``Region`` list."""
+    (drawn by ``layout_weights``) on the ``backgrounds`` named (equally often), their lines ``line_height``
+    pixels high (a range) in the fonts of a ``FontPool`` (``font_dirs`` ... ``hershey_fonts``, as
+    ``SyntheticTextSource`` takes them); ``size`` pages per epoch. The label of a page is its ``Region`` list."""
 
     def __init__(self, size: int = 10_000, seed: int = 0, page_size: Tuple[int, int] = (320, 640),
                  line_height: Tuple[int, int] = (12, 36), layouts: Sequence[str] = LAYOUTS,
-                 layout_weights: Optional[Sequence[float]] = None, lexicon: Optional[str] = "wordfreq:en",
+                 layout_weights: Optional[Sequence[float]] = None, backgrounds: Sequence[str] = tuple(BACKGROUNDS),
+                 lexicon: Optional[str] = "wordfreq:en",
                  font_dirs: Sequence[str] = DEFAULT_FONT_DIRS, builtin_font: bool = True,
                  font_include: Optional[Sequence[str]] = None,
                  font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS, hershey_fonts: bool = True,
                  ratio: float = 1.0, name: Optional[str] = None):
         super().__init__(ratio, name)
-        unknown = sorted(set(layouts) - set(LAYOUTS))
-        if size < 1 or unknown or not layouts:
-            raise ValueError(f"SyntheticPageSource: size must be positive and layouts some of {LAYOUTS}, got "
-                             f"{size} and {list(layouts)}")
+        unknown = sorted(set(layouts) - set(LAYOUTS)) + sorted(set(backgrounds) - set(BACKGROUNDS))
+        if size < 1 or unknown or not layouts or not backgrounds:
+            raise ValueError(f"SyntheticPageSource: size must be positive, layouts some of {LAYOUTS} and backgrounds "
+                             f"some of {tuple(BACKGROUNDS)}, got {size}, {list(layouts)} and {list(backgrounds)}")
+        self.backgrounds = list(backgrounds)
         self.size, self.seed, self.page_size, self.line_height = size, seed, page_size, line_height
         self.layouts = list(layouts)
         weights = np.asarray(layout_weights or [1.0] * len(self.layouts), dtype=np.float64)
@@ -94,7 +133,7 @@ class SyntheticPageSource(SampleSource):
             raise IndexError(f"page index {index} outside 0..{self.size - 1}")
         rng = np.random.default_rng([self.seed, epoch, index])
         height, width = (int(rng.integers(self.page_size[0], self.page_size[1] + 1)) for _ in range(2))
-        page = background(rng, height, width)
+        page = background(rng, height, width, self.backgrounds)
         layout = self.layouts[int(rng.choice(len(self.layouts), p=self.layout_weights))]
         regions: List[Region] = []
         self.draw[layout](page, rng, regions)
