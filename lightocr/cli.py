@@ -14,6 +14,8 @@ from typing import List, Optional
 
 from .errors import LightOCRError, TrainingStopped
 
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")  # lightocr <these> is the lightning command
+
 
 @contextlib.contextmanager
 def errors_as_messages():
@@ -118,6 +120,7 @@ def lightocr_main(argv: Optional[List[str]] = None) -> None:
     with errors_as_messages():
         if words and words[0] == "export":
             sys.exit(export_main(words[1:]))
-        if words and not words[0].startswith("-") and find_task(command=words[0]) is not None:
+        if words and words[0] not in LIGHTNING_SUBCOMMANDS and not words[0].startswith("-") and \
+                find_task(command=words[0]) is not None:
             sys.exit(read_main(words[1:], words[0]))
     lightning_main(argv)

@@ -79,7 +79,7 @@ class OnnxEngine:
         self.name = "the exported model" if isinstance(model, bytes) else str(model)
         if not isinstance(model, bytes) and not Path(model).is_file():
             raise ModelFileError(f"ONNX file not found: {model}")
-        self.session = onnx_session(model, threads)
+        self.session = onnx_session(model, self.name, threads)
         raw = self.session.get_modelmeta().custom_metadata_map
         self.metadata = {k[len(KEY_PREFIX):]: json.loads(v) for k, v in raw.items() if k.startswith(KEY_PREFIX)}
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -89,8 +89,9 @@ class OnnxEngine:
                                        for name in self.input_names})
 
 
-def onnx_session(model: Union[str, Path, bytes], threads: Optional[int] = None):
-    """An ONNX Runtime session, with clear errors for a missing package and for an opset it cannot run."""
+def onnx_session(model: Union[str, Path, bytes], name: str, threads: Optional[int] = None):
+    """An ONNX Runtime session of ``model`` (called ``name`` in errors), with clear errors for a missing package
+    and for an opset it cannot run."""
     ort = require("onnxruntime", "--engine onnxruntime")
     options = ort.SessionOptions()
     if threads:
@@ -103,7 +104,6 @@ def onnx_session(model: Union[str, Path, bytes], threads: Optional[int] = None):
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as error:
         message = str(error)
-        name = "the exported model" if isinstance(model, bytes) else str(model)
         if "opset" in message.lower() or "domain_version" in message.lower():
             raise ModelFileError(f"{name} needs ONNX opset {model_opset(model)}, which onnxruntime {ort.__version__} "
                                  f"cannot run ({message.splitlines()[0]}): upgrade onnxruntime or export again with "

@@ -27,7 +27,8 @@ from PIL import Image
 
 from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, read_fit, split_fonts, train_eval_parser, write_section
 
-from lightocr.data.detection import DEFAULT_PAGE_AUGMENT, DONT_CARE, augment_page
+from lightocr.data.detection import DEFAULT_PAGE_AUGMENT, augment_page
+from lightocr.data.sources import DONT_CARE
 from lightocr.data.pages import BACKGROUNDS, LAYOUTS, SyntheticPageSource
 from lightocr.data.transforms import build_pipeline
 from lightocr.export import export_task

@@ -5,7 +5,8 @@ from .._lazy import lazy_attributes
 
 __getattr__, __dir__ = lazy_attributes(__name__, {
     "ClassificationDataModule": ".classification", "DetectionDataModule": ".detection",
-    "SyntheticPageSource": ".pages", "GlyphSource": ".classification",
+    "SyntheticPageSource": ".pages", "Icdar2015Source": ".page_labels",
+    "PaddleDetectionLabelSource": ".page_labels", "GlyphSource": ".classification",
     "ImageFolderSource": ".classification", "TextRecognitionDataModule": ".recognition",
     "LineCollator": ".dataset", "TextLineDataset": ".dataset", "LineGeometry": ".geometry",
     "SKIP_KINDS": ".samples", "BadSampleError": ".samples", "SkippedSample": ".samples",

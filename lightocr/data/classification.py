@@ -253,5 +253,5 @@ def source_classes(source: SampleSource) -> List[str]:
     if hasattr(source, "classes"):
         return list(source.classes)
     if isinstance(source, LabelFileSource):
-        return sorted({label for _, label in source.entries})
+        return sorted({label for _, _, label in source.entries})
     raise ValueError(f"{source.describe()} has no class list: set data.init_args.classes")

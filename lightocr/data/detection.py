@@ -19,10 +19,9 @@ from .base_datamodule import BaseDataModule
 from .page_inputs import STRIDE, PageGeometry
 from .pages import SyntheticPageSource
 from .samples import DEFAULT_MAX_PIXELS, SkippedSample, SourceDataset, bad_sample, check_on_error
-from .sources import MixedSource, Region, SampleSource
+from .sources import DONT_CARE, MixedSource, Region, SampleSource
 from .transforms import build_pipeline
 
-DONT_CARE = "###"
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
 # Rotation (small, and now and then by 90 degrees), perspective, curvature, then the photometric distortions
 # of a camera or a scanner; each strength a setting (the data module's ``augment`` takes a list like it).
@@ -52,20 +51,23 @@ def augment_page(augment: Callable, pixels: np.ndarray, polygons: List[np.ndarra
 
 def usable_regions(regions: Sequence[Region], width: int, height: int, key: str, on_error: str,
                    ) -> Tuple[List[Tuple[np.ndarray, bool]], List[SkippedSample]]:
-    """``(points clipped to the page, don't-care)`` of each usable region, and the ``bad_region`` of the others."""
+    """``(points clipped to the page, don't-care)`` of each usable region, and the ``bad_region`` of the others
+    (named by their file and line when they were read from one)."""
     usable, bad = [], []
     for index, region in enumerate(regions):
         try:
             points = np.asarray(region.polygon, dtype=np.float32)
         except (TypeError, ValueError):
             points = np.zeros((0, 2), np.float32)
-        problem = ("fewer than 3 points" if points.ndim != 2 or points.shape[1:] != (2,) or len(points) < 3 else
-                   "a coordinate that is not a finite number" if not np.isfinite(points).all() else None)
+        problem = (region.problem or
+                   ("fewer than 3 points" if points.ndim != 2 or points.shape[1:] != (2,) or len(points) < 3 else
+                    "a coordinate that is not a finite number" if not np.isfinite(points).all() else None))
         if problem is None:
             points = np.clip(points, 0, (width, height)).astype(np.float32)
             problem = "no area inside the page" if cv2.contourArea(points) <= 0 else None
         if problem:
-            bad.append(bad_sample(on_error, f"{key}: region {index} ({region.text!r})", "bad_region", problem))
+            where = region.origin or f"{key}: region {index}"
+            bad.append(bad_sample(on_error, f"{where} ({region.text!r})", "bad_region", problem))
         else:
             usable.append((points, region.text == DONT_CARE))
     return usable, bad

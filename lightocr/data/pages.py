@@ -1,6 +1,6 @@
 """Synthetic pages for text detection, rendered on the fly with the text lines' parts (``TextSampler``,
-``FontPool``, ``LineRenderer``): each text line of a page is labelled with its polygon (the box of its ink) and
-its text. A page is a background (sometimes of low contrast) and a layout:
+``FontPool``, ``LineRenderer``): each text line (or word) of a page is labelled with its polygon (the box of its
+ink) and its text. A page is a background (sometimes of low contrast) and a layout:
 
 - backgrounds (``BACKGROUNDS``): ``paper``, ``gradient``, ``texture``, ``noise`` (photo-like), ``ruled``
   (notebook), ``speckle`` (recycled paper);
@@ -85,26 +85,43 @@ def background(rng: np.random.Generator, height: int, width: int, kinds: Sequenc
     return np.clip(page, 0, 255).astype(np.uint8)
 
 
+def word_spans(inked: np.ndarray, text: str, min_gap: int) -> List[Tuple[int, int, str]]:
+    """``(first column, end column, word)`` of each word of a line's ink mask ``(height, width)``: the runs of
+    inked columns split at gaps of at least ``min_gap`` blank columns; empty when they are not as many as the
+    words of ``text`` (a letter-spaced font, a glyph with a hole in it), for the line to stay one region."""
+    words = text.split()
+    columns = np.flatnonzero(inked.any(axis=0))
+    if not len(columns) or not words:
+        return []
+    breaks = np.flatnonzero(np.diff(columns) > min_gap)
+    starts, ends = np.r_[columns[0], columns[breaks + 1]], np.r_[columns[breaks] + 1, columns[-1] + 1]
+    return list(zip(starts.tolist(), ends.tolist(), words)) if len(starts) == len(words) else []
+
+
 class SyntheticPageSource(SampleSource):
     """Rendered pages of ``page_size`` (a ``(min, max)`` range of each side, pixels) in the ``layouts`` named
     (drawn by ``layout_weights``) on the ``backgrounds`` named (equally often), their lines ``line_height``
     pixels high (a range) in the fonts of a ``FontPool`` (``font_dirs`` ... ``hershey_fonts``, as
-    ``SyntheticTextSource`` takes them); ``size`` pages per epoch. The label of a page is its ``Region`` list."""
+    ``SyntheticTextSource`` takes them); ``size`` pages per epoch. The label of a page is its ``Region`` list: a
+    region per line, or with ``regions="words"`` per word (split at the gaps of the ink; a line whose gaps do not
+    give its words stays one region)."""
 
     def __init__(self, size: int = 10_000, seed: int = 0, page_size: Tuple[int, int] = (320, 640),
                  line_height: Tuple[int, int] = (12, 36), layouts: Sequence[str] = LAYOUTS,
                  layout_weights: Optional[Sequence[float]] = None, backgrounds: Sequence[str] = tuple(BACKGROUNDS),
-                 lexicon: Optional[str] = "wordfreq:en",
+                 regions: str = "lines", lexicon: Optional[str] = "wordfreq:en",
                  font_dirs: Sequence[str] = DEFAULT_FONT_DIRS, builtin_font: bool = True,
                  font_include: Optional[Sequence[str]] = None,
                  font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS, hershey_fonts: bool = True,
                  ratio: float = 1.0, name: Optional[str] = None):
         super().__init__(ratio, name)
         unknown = sorted(set(layouts) - set(LAYOUTS)) + sorted(set(backgrounds) - set(BACKGROUNDS))
+        if regions not in ("lines", "words"):
+            raise ValueError(f"SyntheticPageSource: regions must be 'lines' or 'words', got {regions!r}")
         if size < 1 or unknown or not layouts or not backgrounds:
             raise ValueError(f"SyntheticPageSource: size must be positive, layouts some of {LAYOUTS} and backgrounds "
                              f"some of {tuple(BACKGROUNDS)}, got {size}, {list(layouts)} and {list(backgrounds)}")
-        self.backgrounds = list(backgrounds)
+        self.backgrounds, self.regions = list(backgrounds), regions
         self.size, self.seed, self.page_size, self.line_height = size, seed, page_size, line_height
         self.layouts = list(layouts)
         weights = np.asarray(layout_weights or [1.0] * len(self.layouts), dtype=np.float64)
@@ -163,10 +180,16 @@ class SyntheticPageSource(SampleSource):
         alpha = mask[y0 - y:y1 - y, x0 - left:x1 - left, None]
         colour = ink if ink is not None else self.ink_colour(page[y0:y1, x0:x1], rng)
         page[y0:y1, x0:x1] = (page[y0:y1, x0:x1] * (1 - alpha) + colour * alpha).astype(np.uint8)
-        rows, columns = np.nonzero(alpha[..., 0] > 0.25)
-        if len(rows):
-            bx0, by0, bx1, by1 = x0 + columns.min(), y0 + rows.min(), x0 + columns.max() + 1, y0 + rows.max() + 1
-            regions.append(Region(((bx0, by0), (bx1, by0), (bx1, by1), (bx0, by1)), text))
+        inked = alpha[..., 0] > 0.25
+        spans = [(0, inked.shape[1], text)]
+        if self.regions == "words":
+            spans = word_spans(inked, text, min_gap=max(2, int(0.2 * h))) or spans
+        for start, end, words in spans:
+            rows, columns = np.nonzero(inked[:, start:end])
+            if len(rows):
+                bx0, by0 = x0 + start + columns.min(), y0 + rows.min()
+                bx1, by1 = x0 + start + columns.max() + 1, y0 + rows.max() + 1
+                regions.append(Region(((bx0, by0), (bx1, by0), (bx1, by1), (bx0, by1)), words))
         return w
 
     def phrase(self, rng: np.random.Generator, max_chars: int) -> str:

@@ -6,7 +6,6 @@ data, the checkpoint knows how its inputs were shaped, and no value is written t
 """
 from typing import Any, Dict, List, Optional, Union
 
-import cv2
 from torch.utils.data import DataLoader
 
 from ..ocr.charset import Charset
@@ -15,7 +14,7 @@ from .geometry import LineGeometry
 from .samples import DEFAULT_MAX_PIXELS, check_on_error
 from .base_datamodule import BaseDataModule
 from .samplers import PooledLoader
-from .sources import ImageFilesSource, MixedSource, SampleSource
+from .sources import MixedSource, SampleSource
 from .synthetic import SyntheticTextSource
 from .transforms import DEFAULT_LINE_AUGMENT, build_pipeline
 

@@ -10,12 +10,12 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple, Union
 import numpy as np
 from PIL import Image
 
-from .sources import ImageTooLargeError, SampleSource, decode_image
+from .sources import ImageTooLargeError, LabelError, SampleSource, decode_image
 
 ON_ERROR = ("skip", "raise")
 # every kind of skipped sample, in a fixed order (counters are reduced across DDP ranks as one vector)
 SKIP_KINDS = ("image", "empty_label", "unknown_symbols", "too_long", "empty_batch", "unknown_class", "too_large",
-              "transform", "bad_region")
+              "transform", "bad_region", "bad_label")
 # images over this many pixels are skipped before they are decoded (a setting of the data modules); a 600 dpi A4
 # page scan has 35 million
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -68,7 +68,8 @@ class SourceDataset:
     def load(self, item: Union[int, Tuple[int, int]]) -> Union[Tuple[Image.Image, str, str, int, int], SkippedSample]:
         """``(image, label, key, epoch, index)`` of an item (an index, or ``(epoch, index)`` as the training sampler
         yields them), the image decoded, turned by its EXIF orientation and in 8 bits; or the ``SkippedSample`` of
-        an image that cannot be read (``image``) or is too large (``too_large``), raised under ``on_error="raise"``."""
+        an image that cannot be read (``image``) or is too large (``too_large``), or whose label cannot be read
+        (``bad_label``), raised under ``on_error="raise"``."""
         epoch, index = item if isinstance(item, tuple) else (0, item)
         try:
             image, label, key = self.source.load(index, epoch)
@@ -81,8 +82,9 @@ class SourceDataset:
             reason = str(error).strip("'\"").removeprefix(f"{key}: ")  # a KeyError's message comes quoted
             if not isinstance(error, (OSError, KeyError, ValueError)):
                 reason = f"{type(error).__name__}: {reason}"
-            return bad_sample(self.on_error, key, "too_large" if isinstance(error, ImageTooLargeError) else "image",
-                              reason)
+            kind = ("too_large" if isinstance(error, ImageTooLargeError) else
+                    "bad_label" if isinstance(error, LabelError) else "image")
+            return bad_sample(self.on_error, key, kind, reason)
         return image, label, key, epoch, index
 
     def transformed(self, key: str, make: Callable[[], Dict]) -> Union[Dict, SkippedSample]:

@@ -19,10 +19,21 @@ from PIL import Image, ImageOps
 
 from ..textfiles import read_lines
 
+DONT_CARE = "###"  # a region's text when it is to be neither learnt nor found (the ICDAR convention)
+
+
 class Region(NamedTuple):
-    """A text region of a page: its polygon (``(x, y)`` corners in pixels, clockwise) and its text."""
+    """A text region of a page: its polygon (``(x, y)`` corners in pixels, clockwise) and its text (``###``:
+    don't-care); for a region read from a file, ``origin`` names the file and line, and ``problem`` says what the
+    file got wrong (then the region is not used)."""
     polygon: Tuple[Tuple[float, float], ...]
     text: str
+    origin: str = ""
+    problem: str = ""
+
+
+class LabelError(ValueError):
+    """A sample whose label cannot be read (a missing label file, a line that does not parse)."""
 
 
 # (image, label, key): the label is a line's text, an image's class, or a page's text regions
@@ -192,7 +203,7 @@ class LabelFileSource(SampleSource):
         if not Path(self.path).is_file():
             raise FileNotFoundError(f"label file not found: {self.path}")
         self.root = Path(root) if root is not None else Path(self.path).parent
-        self.entries: List[Tuple[str, str]] = []
+        self.entries: List[Tuple[str, int, str]] = []  # (image path, line number, label)
         malformed = []
         for number, line in enumerate(read_lines(self.path, "label file"), 1):
             if not line.strip():
@@ -201,7 +212,7 @@ class LabelFileSource(SampleSource):
                 malformed.append(number)
                 continue
             image_path, label = line.split("\t", 1)
-            self.entries.append((image_path, label))
+            self.entries.append((image_path, number, label))
         if malformed:
             warnings.warn(f"{self.path}: {len(malformed)} lines without a TAB between path and label were left out "
                           f"(lines {malformed[:5]}{' ...' if len(malformed) > 5 else ''})", stacklevel=2)
@@ -218,7 +229,7 @@ class LabelFileSource(SampleSource):
 
     def load(self, index: int, epoch: int = 0) -> Sample:
         key = self.key(index)
-        return open_image(key, key), self.entries[index][1], key
+        return open_image(key, key), self.entries[index][2], key
 
     def describe(self) -> str:
         return f"label file {self.path} ({len(self.entries)} samples)"

@@ -96,3 +96,31 @@ def test_synthetic_pages_label_each_line_with_its_box_and_text():
                                                    (r.polygon for r in regions))
     other_epoch = SyntheticPageSource(size=3, seed=4, font_dirs=[]).load(0, epoch=1)[1]
     assert other_epoch != SyntheticPageSource(size=3, seed=4, font_dirs=[]).load(0)[1]
+
+
+def test_word_regions_split_each_line_at_its_gaps():
+    from lightocr.data.pages import SyntheticPageSource, word_spans
+    inked = np.zeros((10, 40), bool)
+    inked[2:8, 1:9] = inked[2:8, 10:12] = True  # "ab": a gap of one column inside the word
+    inked[2:8, 18:25] = inked[2:8, 31:38] = True
+    assert word_spans(inked, "ab cd ef", min_gap=3) == [(1, 12, "ab"), (18, 25, "cd"), (31, 38, "ef")]
+    assert word_spans(inked, "ab cd", min_gap=3) == []  # three runs, two words: the line stays whole
+    for layout in ("paragraph", "form"):
+        lines = SyntheticPageSource(size=2, seed=6, layouts=[layout], font_dirs=[]).load(1)[1]
+        words = SyntheticPageSource(size=2, seed=6, layouts=[layout], font_dirs=[], regions="words").load(1)[1]
+        assert len(words) > len(lines)  # the same page, cut finer
+        assert " ".join(r.text for r in words).split() == " ".join(r.text for r in lines).split()
+        for word in words:  # each word inside one line's box
+            (x0, y0), _, (x1, y1), _ = word.polygon
+            assert any(lx0 <= x0 < x1 <= lx1 and ly0 <= y0 < y1 <= ly1
+                       for (lx0, ly0), _, (lx1, ly1), _ in (line.polygon for line in lines))
+
+
+def test_backgrounds_are_chosen_by_name():
+    from lightocr.data.pages import BACKGROUNDS, SyntheticPageSource
+    assert set(BACKGROUNDS) == {"paper", "gradient", "texture", "noise", "ruled", "speckle"}
+    ruled = np.asarray(SyntheticPageSource(size=1, seed=2, backgrounds=["ruled"], layouts=["label"],
+                                           font_dirs=[]).load(0)[0].convert("L"), dtype=np.float32)
+    assert (np.abs(np.diff(ruled[:, :5].mean(1))) > 10).sum() >= 4  # rules across the margin, left of any text
+    with pytest.raises(ValueError, match="backgrounds some of"):
+        SyntheticPageSource(backgrounds=["photo"])

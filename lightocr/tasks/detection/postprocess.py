@@ -8,7 +8,7 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
-from .targets import offset_polygon
+from .targets import area_per_length, offset_polygon
 
 
 @dataclass
@@ -71,4 +71,4 @@ def order_quad(points: np.ndarray) -> np.ndarray:
 
 def unclip_distance(polygon: np.ndarray, ratio: float) -> float:
     """D' = A' r' / L' (Sec. 3.4): how far a shrunk region grows back to its text."""
-    return cv2.contourArea(polygon) * ratio / max(cv2.arcLength(polygon, True), 1e-6)
+    return area_per_length(polygon) * ratio

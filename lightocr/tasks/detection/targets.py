@@ -10,11 +10,16 @@ import numpy as np
 import pyclipper
 
 
+def area_per_length(polygon: np.ndarray) -> float:
+    """A / L, a polygon's ``(n, 2)`` area over its perimeter: both of DB's offsets are a multiple of it."""
+    polygon = polygon.astype(np.float32)
+    perimeter = cv2.arcLength(polygon, closed=True)
+    return cv2.contourArea(polygon) / perimeter if perimeter > 0 else 0.0
+
+
 def offset_distance(polygon: np.ndarray, ratio: float) -> float:
-    """D = A (1 - r^2) / L of a polygon ``(n, 2)``."""
-    area = cv2.contourArea(polygon.astype(np.float32))
-    perimeter = cv2.arcLength(polygon.astype(np.float32), closed=True)
-    return area * (1 - ratio ** 2) / perimeter if perimeter > 0 else 0.0
+    """The shrink of the labels, D = A (1 - r^2) / L (Sec. 3.3)."""
+    return area_per_length(polygon) * (1 - ratio ** 2)
 
 
 def offset_polygon(polygon: np.ndarray, distance: float) -> List[np.ndarray]:

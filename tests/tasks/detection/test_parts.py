@@ -125,3 +125,23 @@ def test_icdar2015_protocol_counts():
     assert values["precision"].item() == pytest.approx(precision)
     assert values["recall"].item() == pytest.approx(recall)
     assert values["hmean"].item() == pytest.approx(2 * precision * recall / (precision + recall))
+
+
+def test_training_windows_start_between_lines_and_cut_lines_are_dont_care():
+    from lightocr.data.detection import crop_page
+    page = np.broadcast_to(np.arange(200, dtype=np.float32)[None, :, None], (1, 200, 300)).copy()  # value = row
+    full = np.array([[10, 50], [290, 50], [290, 70], [10, 70]], np.float32)  # a line of rows 50..70
+    lower = full + (0, 100)  # rows 150..170
+    starts = set()
+    for seed in range(40):
+        cut, polygons, ignore = crop_page(page, [full, lower], [False, False], 100, np.random.default_rng(seed))
+        start = int(cut[0, 0, 0])
+        starts.add(start)
+        assert cut.shape == (1, 100, 100) and not (50 <= start <= 70)  # the window's top edge cuts no line
+        for points, ignored in zip(polygons, ignore):
+            assert points.min() >= 0 and points.max() <= 100
+            assert ignored  # 280 wide in a 100-wide window: cut at the sides, so don't-care
+    assert len(starts) > 10
+    small = np.array([[5, 5], [40, 5], [40, 20], [5, 20]], np.float32)
+    cut, polygons, ignore = crop_page(page[:, :30, :50], [small], [False], 64, np.random.default_rng(0))
+    assert cut.shape == (1, 64, 64) and ignore == [False] and cut[0, 40:].max() == 0  # padded, the line whole

@@ -33,7 +33,7 @@ def test_every_family_has_a_detection_config():
 def test_short_fit_of_each_detection_config(tmp_path, name):
     run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name), "--trainer.max_steps=2",
          "--trainer.val_check_interval=2", "--trainer.enable_progress_bar=false", "--data.init_args.size=96",
-         "--data.init_args.batch_size=2", "--data.init_args.num_workers=0",
+         "--data.init_args.train_crop=64", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0",
          f"--data.init_args.train_sources={json.dumps([pages(8, 0)])}",
          f"--data.init_args.val_sources={json.dumps([pages(2, 1)])}"],
         tmp_path, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"))
@@ -46,6 +46,41 @@ def test_short_fit_of_each_detection_config(tmp_path, name):
         run([str(BIN / "lightocr"), "detect", "--ckpt", str(last), str(page), "--draw", str(tmp_path / "drawn")],
             tmp_path)
         assert Image.open(tmp_path / "drawn" / "page.png").size == Image.open(page).size  # the page, boxes drawn
+
+
+def test_fit_on_label_files_mixed_by_ratio(tmp_path):
+    """ICDAR2015 files and a PaddleOCR label file, each with a bad line, mixed 3:1 from YAML; the bad lines are
+    counted in the checkpoint, the run goes on."""
+    icdar, paddle_lines = tmp_path / "icdar", []
+    icdar.mkdir()
+    pages_made = SyntheticPageSource(6, seed=5, page_size=(96, 160), font_dirs=[])
+    for index in range(6):
+        image, regions, _ = pages_made.load(index)
+        image.save(icdar / f"img_{index}.jpg")
+        if index < 4:
+            lines = [",".join(f"{v:g}" for v in np.ravel(r.polygon)) + f",{r.text}" for r in regions]
+            (icdar / f"gt_img_{index}.txt").write_text("\n".join(lines + ["1,2,3,4,5,6,bad"]), encoding="utf-8-sig")
+        else:
+            entries = [dict(transcription=r.text, points=[list(p) for p in r.polygon]) for r in regions]
+            paddle_lines.append(f"img_{index}.jpg\t{json.dumps(entries + [dict(points=[[1, 2]])])}")
+    (icdar / "det_gt.txt").write_text("\n".join(paddle_lines) + "\n", encoding="utf-8")
+    for index in (4, 5):  # labelled by the Paddle file; the ICDAR source sees only a bad line
+        (icdar / f"gt_img_{index}.txt").write_text("1,2,3,4,5,6,bad")
+    train = [dict(class_path="lightocr.data.Icdar2015Source", init_args=dict(images=str(icdar), ratio=3)),
+             dict(class_path="lightocr.data.PaddleDetectionLabelSource",
+                  init_args=dict(path=str(icdar / "det_gt.txt"), ratio=1))]
+    val = [dict(class_path="lightocr.data.Icdar2015Source", init_args=dict(images=str(icdar)))]
+    run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / "det_mobilenetv3.yaml"),
+         "--trainer.max_steps=2", "--trainer.val_check_interval=2", "--trainer.enable_progress_bar=false",
+         "--model.init_args.backbone=lo_mobilenetv3_small_050", "--model.init_args.neck_channels=32",
+         "--data.init_args.size=96", "--data.init_args.train_crop=64", "--data.init_args.batch_size=4",
+         "--data.init_args.train_size=8", "--data.init_args.num_workers=0",
+         f"--data.init_args.train_sources={json.dumps(train)}", f"--data.init_args.val_sources={json.dumps(val)}"],
+        tmp_path, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"))
+    state = checkpoint(tmp_path / "runs" / "det_mobilenetv3" / "version_0" / "checkpoints" / "last.ckpt")
+    assert state["global_step"] == 2
+    counts = state["skipped_samples"]
+    assert counts["bad_region"] == 8 and counts["image"] == counts["bad_label"] == 0  # a bad line on every page
 
 
 def trained_detector(tmp_path):
