@@ -24,7 +24,7 @@ def convert(label_file: str, output: str, root: str = None, strict: bool = False
     env = lmdb.open(output, map_size=map_size)
     written, bad = 0, []
     with env.begin(write=True) as txn:
-        for relative, label in source.entries:
+        for relative, _, label in source.entries:
             path = source.root / relative
             try:
                 data = path.read_bytes()

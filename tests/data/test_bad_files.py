@@ -66,7 +66,7 @@ def test_a_bom_is_dropped_from_label_and_charset_files(tmp_path):
     line_image("second").save(tmp_path / "b.png")
     (tmp_path / "labels.txt").write_bytes("\ufeffa.png\tfirst\nb.png\tsecond\n".encode("utf-8"))
     source = LabelFileSource(str(tmp_path / "labels.txt"))
-    assert source.entries == [("a.png", "first"), ("b.png", "second")]
+    assert source.entries == [("a.png", 1, "first"), ("b.png", 2, "second")]  # (path, line, label)
     assert source.load(0)[1] == "first"
     (tmp_path / "dict.txt").write_bytes("\ufeffa\nb\n".encode("utf-8"))
     assert read_dictionary(tmp_path / "dict.txt") == ["a", "b"]

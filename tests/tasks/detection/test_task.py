@@ -61,7 +61,8 @@ def test_fit_on_label_files_mixed_by_ratio(tmp_path):
             lines = [",".join(f"{v:g}" for v in np.ravel(r.polygon)) + f",{r.text}" for r in regions]
             (icdar / f"gt_img_{index}.txt").write_text("\n".join(lines + ["1,2,3,4,5,6,bad"]), encoding="utf-8-sig")
         else:
-            entries = [dict(transcription=r.text, points=[list(p) for p in r.polygon]) for r in regions]
+            entries = [dict(transcription=r.text, points=[[float(x), float(y)] for x, y in r.polygon])
+                       for r in regions]
             paddle_lines.append(f"img_{index}.jpg\t{json.dumps(entries + [dict(points=[[1, 2]])])}")
     (icdar / "det_gt.txt").write_text("\n".join(paddle_lines) + "\n", encoding="utf-8")
     for index in (4, 5):  # labelled by the Paddle file; the ICDAR source sees only a bad line
