@@ -20,6 +20,7 @@ from .loggers import ensure_wandb_mode
 from .runs import (RUN_DIR_ENV, WANDB_ID_ENV, RunLock, fixed_run_dir, is_global_zero, latest_resumable, new_version,
                    new_wandb_id, run_of_checkpoint, wandb_run_id)
 from .tasks.registry import TaskSpec, import_object, task_of_class
+from .tasks.weights import STARTED_FROM
 
 
 # What every task's run gets unless its YAML says otherwise: W&B logging (offline without credentials), the
@@ -117,6 +118,7 @@ class LightOCRCLI(LightningCLI):
         if config.get("ckpt_path") and config.ckpt_path not in ("best", "hpc", "registry"):
             state = read_checkpoint(Path(config.ckpt_path))  # fails now, not ten minutes into a run
             if self.config.get("subcommand") == "fit":
+                check_start_or_resume(config, config.ckpt_path, state)
                 check_same_setup(config, config.ckpt_path, state, self.task, self.task_class)
             else:
                 use_checkpoint_inputs(config, state, self.task_class)
@@ -191,6 +193,17 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def check_start_or_resume(config, checkpoint: str, state: dict) -> None:
+    """``init_from`` starts a new run from a model's weights, ``--ckpt_path`` resumes a run: both at once is
+    refused, unless the checkpoint is of the run that ``init_from`` started (its own config, resumed)."""
+    init_from = (_plain(config.model.get("init_args") or {}) or {}).get("init_from")
+    if init_from and init_from != (state.get(STARTED_FROM) or {}).get("init_from"):
+        raise ConfigError(
+            f"both --model.init_args.init_from {init_from} and --ckpt_path {checkpoint}: init_from starts a new run "
+            f"from a trained model's weights (fresh optimizer, schedule and data position); --ckpt_path resumes "
+            f"the run that wrote {checkpoint} exactly. Keep init_from for a new run, or --ckpt_path to resume.")
 
 
 def check_same_setup(config, checkpoint: str, state: dict, task: TaskSpec, task_class: type) -> None:

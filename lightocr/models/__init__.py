@@ -4,12 +4,12 @@ import importlib
 import pkgutil
 
 from ._base import LightNet, plan_stages
-from ._registry import (check_model_name, convert_state_dict, create_model, create_reference, feature_levels,
-                        list_models, reference, register_lightocr_model)
+from ._registry import (check_model_name, convert_state_dict, create_backbone, create_model, create_reference,
+                        feature_levels, list_models, reference, register_lightocr_model)
 
 FAMILIES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name != "layers")
 for _family in FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")
 
-__all__ = ["LightNet", "FAMILIES", "check_model_name", "convert_state_dict", "create_model", "create_reference",
+__all__ = ["LightNet", "FAMILIES", "check_model_name", "convert_state_dict", "create_backbone", "create_model", "create_reference",
            "feature_levels", "list_models", "plan_stages", "reference", "register_lightocr_model"]

@@ -418,10 +418,25 @@ def _template(variant: str, num_classes: int, in_chans: int) -> Dict[str, torch.
         return timm.create_model(variant, num_classes=num_classes, in_chans=in_chans).state_dict()
 
 
+def in_reference_order(variant: str, state_dict: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+    """A reference file's tensors in its implementation's module order, which the conversion by order needs: a
+    ``.safetensors`` file keeps its keys sorted by name. Unchanged when the keys are not the reference's."""
+    from ._registry import create_reference, reference  # the registry builds on this module
+
+    if reference(variant) is None:
+        return state_dict
+    with torch.device("meta"):
+        order = {key: index for index, key in enumerate(create_reference(variant).state_dict())}
+    if not set(state_dict) <= set(order):
+        return state_dict
+    return {key: state_dict[key] for key in sorted(state_dict, key=order.__getitem__)}
+
+
 def convert_to_variant(variant: str, state_dict: Mapping[str, torch.Tensor], source: str = "this state dict",
                        ) -> Dict[str, torch.Tensor]:
     """Convert a reference (torchvision or timm) state dict to ``variant``'s keys, keeping the file's own layout:
     its classifier width (or none) and its input channels."""
+    state_dict = in_reference_order(variant, state_dict)
     weights = [v for k, v in state_dict.items() if k.endswith("weight")]
     if not weights:
         raise ValueError(f"{source} holds no weights")

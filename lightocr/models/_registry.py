@@ -7,6 +7,7 @@ Naming scheme: ``lo_<family>[_<size>]_<width x 100>``, e.g. ``lo_mobilenetv2_140
 import difflib
 import fnmatch
 import sys
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Type
 
@@ -15,6 +16,7 @@ from torch import nn
 import timm
 from timm.models import generate_default_cfgs, register_model
 
+from ..errors import ConfigError
 from ._base import LightNet, build_lightnet, convert_to_variant, zoo_cfg
 
 PREFIX = "lo_"
@@ -96,6 +98,30 @@ def create_model(name: str, **kwargs) -> nn.Module:
     """``timm.create_model`` for a zoo variant, with a helpful error for an unknown name."""
     check_model_name(name)
     return timm.create_model(name, **kwargs)
+
+
+def create_backbone(name: str, weights: Optional[str] = None, **kwargs) -> nn.Module:
+    """``timm.create_model(name, **kwargs)`` (a zoo or timm network), its weights read from the torchvision, timm
+    or lightocr file ``weights`` (``.pth``, ``.safetensors``) when given: converted and adapted as timm's
+    ``pretrained_cfg_overlay=dict(file=...)`` does (the file's classifier dropped for another class count, its
+    stem summed or repeated for other input channels). A missing file, or one of another architecture, raises
+    ``ConfigError`` naming the file and the first layer that does not fit."""
+    if weights is None:
+        return timm.create_model(name, pretrained=False, **kwargs)
+    if not Path(weights).is_file():
+        raise ConfigError(f"backbone_weights: no such file {weights}")
+    try:
+        model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)), **kwargs)
+    except (RuntimeError, ValueError, KeyError) as error:  # a zoo network's conversion names the first misfit
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise ConfigError(f"backbone_weights: {lines[0]}") from None
+    if not name.startswith(PREFIX):  # timm loads a features_only model leniently: every layer must be in the file
+        stored = timm.models.load_state_dict(str(weights))
+        for key in model.state_dict():
+            plain = key.removeprefix("model.")
+            if key not in stored and plain not in stored and not key.endswith("num_batches_tracked"):
+                raise ConfigError(f"backbone_weights {weights} do not fit {name}: the file has no {plain!r}")
+    return model
 
 
 def reference(name: str) -> Optional[str]:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import check_model_name, feature_levels, list_models
+from ..models import check_model_name, create_backbone, feature_levels, list_models
 from ..models.layers import IntOrPair
 
 PROBE_HEIGHT = 64  # enough for every zoo network; the output width does not depend on it
@@ -43,6 +42,7 @@ class BackboneEncoder(nn.Module):
         stage_strides: zoo networks only, one per level of the family; defaults to ``text_line_strides``.
         height_pool: ``avg`` or ``max`` over the remaining height.
         backbone_kwargs: passed to ``timm.create_model`` (``drop_path_rate``, ``output_stride``, ...).
+        weights: a torchvision, timm or lightocr file to start the backbone from (``create_backbone``).
     """
 
     def __init__(
@@ -53,6 +53,7 @@ class BackboneEncoder(nn.Module):
             stage_strides: Optional[Sequence[IntOrPair]] = None,
             height_pool: str = "avg",
             backbone_kwargs: Optional[Dict[str, Any]] = None,
+            weights: Optional[str] = None,
     ):
         super().__init__()
         kwargs = dict(backbone_kwargs or {})
@@ -67,7 +68,7 @@ class BackboneEncoder(nn.Module):
             raise ValueError(f"level must be -1 (the last) or a level index >= 0, got {level}")
         if level >= 0:
             kwargs["out_indices"] = (level,)  # timm then drops the layers after that level
-        self.body = timm.create_model(backbone, features_only=True, in_chans=in_chans, pretrained=False, **kwargs)
+        self.body = create_backbone(backbone, weights, features_only=True, in_chans=in_chans, **kwargs)
         info = self.body.feature_info.get_dicts()[-1]
         self.backbone_name = backbone
         self.in_chans = in_chans

@@ -15,7 +15,8 @@ class CRNN(nn.Module):
 
     Args:
         num_classes: charset size plus one (the blank).
-        backbone, level, in_chans, stage_strides, backbone_kwargs: see ``BackboneEncoder``.
+        backbone, level, in_chans, stage_strides, backbone_kwargs: see ``BackboneEncoder``; ``backbone_weights``
+            is its ``weights``.
         neck: ``bilstm``, ``linear`` or ``none``; ``neck_kwargs`` e.g. ``{"hidden_size": 96, "num_layers": 2}``.
     """
 
@@ -30,10 +31,11 @@ class CRNN(nn.Module):
             neck: str = "bilstm",
             neck_kwargs: Optional[Dict[str, Any]] = None,
             head_dropout: float = 0.0,
+            backbone_weights: Optional[str] = None,
     ):
         super().__init__()
         self.encoder = BackboneEncoder(backbone, level=level, in_chans=in_chans, stage_strides=stage_strides,
-                                       backbone_kwargs=backbone_kwargs)
+                                       backbone_kwargs=backbone_kwargs, weights=backbone_weights)
         self.neck = build_neck(neck, self.encoder.out_channels, **(neck_kwargs or {}))
         self.head = CTCHead(self.neck.out_channels, num_classes, dropout=head_dropout)
 

@@ -7,21 +7,23 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
 from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import Timer
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.rank_zero import rank_prefixed_message
 from torch import nn
 from torchmetrics import MeanMetric
 
 from ..data.samples import SKIP_KINDS, SkippedSample
-from ..errors import NonFiniteTrainingError
+from ..errors import CheckpointError, NonFiniteTrainingError
 from ..predictor import Predictor
 from .registry import class_path, import_object, task_of_class
+from .weights import START_SETTINGS, STARTED_FROM
 
 if TYPE_CHECKING:
     from ..export import ExportGraph
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("cosine", "constant")
 STAGES = ("train", "val", "test")
+STARTED_FROM_INIT = "init_from"
 
 
 class BaseTask(LightningModule):
@@ -68,8 +71,10 @@ class BaseTask(LightningModule):
             min_lr_ratio: float = 0.01,
             channels_last: bool = False,
             max_nonfinite_steps: int = 10,
+            init_from: Optional[str] = None,
     ):
         super().__init__()
+        self.init_from, self.started_from = init_from, {}
         if max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps must be at least 1, got {max_nonfinite_steps}")
         self.max_nonfinite_steps = max_nonfinite_steps
@@ -92,8 +97,40 @@ class BaseTask(LightningModule):
         self._predicting: Optional[Predictor] = None
 
     def setup(self, stage: str) -> None:
+        if stage == "fit" and self.init_from and STARTED_FROM_INIT not in self.started_from:
+            self.start_from(self.init_from)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
+
+    # starting from weights --------------------------------------------------------------------------
+    def head_rows(self, trained_hparams: Dict[str, Any]) -> Optional[Tuple[str, List[str], List[str], str]]:
+        """``(state-dict prefix, this head's labels, the trained head's labels, noun)`` of the layers with one row
+        per output label, which ``init_from`` maps by label; None: the model is carried whole."""
+        return None
+
+    def start_from(self, checkpoint: str) -> None:
+        """Load a trained model of the same task (``init_from``): its head rows mapped by label (``head_rows``),
+        everything else whole; says what was carried, added and dropped. A file that is not a checkpoint, or a
+        checkpoint of another task, raises ``CheckpointError`` naming what it is."""
+        from ..checkpoints import read_checkpoint
+        from .registry import task_of_checkpoint
+        from .weights import carry_weights
+
+        state = read_checkpoint(Path(checkpoint))
+        if not isinstance(state, dict) or "state_dict" not in state or "hyper_parameters" not in state:
+            raise CheckpointError(f"init_from {checkpoint} is not a lightocr Lightning checkpoint (no "
+                                  f"hyper_parameters/state_dict)")
+        theirs, _ = task_of_checkpoint(state, checkpoint)
+        ours = task_of_class(type(self))
+        if theirs.name != ours.name:
+            raise CheckpointError(f"init_from {checkpoint} is a {theirs.name} checkpoint; this run trains "
+                                  f"{ours.name}: start from a {ours.name} checkpoint")
+        message, warning = carry_weights(self, state["state_dict"], checkpoint,
+                                         self.head_rows(state["hyper_parameters"]))
+        rank_zero_info(f"init_from: {message}")
+        if warning:
+            rank_zero_warn(f"init_from: {warning}")
+        self.started_from[STARTED_FROM_INIT] = checkpoint
 
     def prepare_images(self, images: torch.Tensor) -> torch.Tensor:
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
@@ -366,11 +403,18 @@ class BaseTask(LightningModule):
             raise NonFiniteTrainingError(f"not writing a checkpoint at step {checkpoint.get('global_step')}: "
                                          f"non-finite values in {', '.join(broken[:5])}")
         checkpoint["lightocr_task"] = class_path(type(self))
+        # where the run's weights came from: recorded, no longer a setting, so that the files are never needed again
+        hparams = dict(checkpoint.get("hyper_parameters") or {})
+        started = dict(self.started_from, **{k: hparams[k] for k in START_SETTINGS if hparams.get(k)})
+        if started:
+            checkpoint[STARTED_FROM] = started
+            checkpoint["hyper_parameters"] = dict(hparams, **{k: None for k in START_SETTINGS if k in hparams})
         checkpoint["skipped_samples"] = dict(zip(SKIP_KINDS, self.skip_totals.tolist()))
         checkpoint["skipped_nonfinite_steps"] = self.nonfinite_total
 
-    def carry_skip_counts(self, checkpoint: Dict[str, Any]) -> None:
-        """Go on counting from a resumed checkpoint's training totals."""
+    def carry_run_records(self, checkpoint: Dict[str, Any]) -> None:
+        """Go on counting from a resumed checkpoint's training totals; keep where its weights came from."""
+        self.started_from = dict(checkpoint.get(STARTED_FROM) or {})
         counts = checkpoint.get("skipped_samples", {})
         self._carried = torch.tensor([float(counts.get(kind, 0)) for kind in SKIP_KINDS], dtype=torch.float64)
         self.skip_totals = self._carried.clone()

@@ -1,8 +1,7 @@
 """The image-classification task: any zoo network or timm model with a classifier, as a LightningModule."""
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import timm
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from timm.data import Mixup
@@ -12,6 +11,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from ...export import ExportGraph
+from ...models import create_backbone
 from ..base import BaseTask
 from .predictor import class_predictions
 
@@ -26,7 +26,9 @@ class ImageClassificationTask(BaseTask):
     """Image classifier over any zoo network (``lightocr.list_models()``) or timm model name.
 
     The network is described by its name and plain values (``backbone`` with ``backbone_kwargs``: ``drop_rate``,
-    ``drop_path_rate``, ...), so ``load_from_checkpoint`` rebuilds it. ``classes``, ``in_chans`` and
+    ``drop_path_rate``, ...), so ``load_from_checkpoint`` rebuilds it; ``backbone_weights``: a torchvision, timm
+    or lightocr file to start the backbone from (``create_backbone``), or ``init_from`` a trained classifier, its
+    rows mapped by class name. ``classes``, ``in_chans`` and
     ``input_settings`` (size, normalization, evaluation transforms) come from the data module, linked by the CLI,
     and are saved with the weights. Cross-entropy with ``label_smoothing``; ``mixup_alpha`` / ``cutmix_alpha`` mix
     training batches through timm's ``Mixup`` (soft targets). ``val/score`` is the top-1 accuracy; after each
@@ -41,6 +43,7 @@ class ImageClassificationTask(BaseTask):
             input_settings: Optional[Dict[str, Any]] = None,
             backbone: str = "lo_mobilenetv3_small_100",
             backbone_kwargs: Optional[Dict[str, Any]] = None,
+            backbone_weights: Optional[str] = None,
             label_smoothing: float = 0.1,
             mixup_alpha: float = 0.0,
             cutmix_alpha: float = 0.0,
@@ -54,8 +57,8 @@ class ImageClassificationTask(BaseTask):
         self.save_hyperparameters()
         self.classes = list(classes)
         num_classes = len(self.classes)
-        self.model = timm.create_model(backbone, pretrained=False, num_classes=num_classes, in_chans=in_chans,
-                                       **(backbone_kwargs or {}))
+        self.model = create_backbone(backbone, backbone_weights, num_classes=num_classes, in_chans=in_chans,
+                                     **(backbone_kwargs or {}))
         self.mixup = (Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, label_smoothing=label_smoothing,
                             num_classes=num_classes) if mixup_alpha > 0 or cutmix_alpha > 0 else None)
         self.loss = SoftTargetCrossEntropy() if self.mixup else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
@@ -64,6 +67,11 @@ class ImageClassificationTask(BaseTask):
         self.confusion = MulticlassConfusionMatrix(num_classes, normalize="true")
 
     score_metric = "top1"
+
+    def head_rows(self, trained_hparams: Dict[str, Any]) -> Tuple[str, List[str], List[str], str]:
+        """The classifier's rows, by class name."""
+        return f"model.{self.model.pretrained_cfg['classifier']}.", self.classes, list(trained_hparams["classes"]), \
+            "classes"
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(self.prepare_images(images))
@@ -148,7 +156,7 @@ class ImageClassificationTask(BaseTask):
             theirs, ours = list(saved["classes"]), self.classes
             raise ValueError(f"the checkpoint's class list differs from the data's: checkpoint {len(theirs)} classes "
                              f"{theirs[:8]}..., data {len(ours)} classes {ours[:8]}...")
-        self.carry_skip_counts(checkpoint)
+        self.carry_run_records(checkpoint)
 
 
 def confusion_image(matrix: np.ndarray, classes: Sequence[str], cell: int = 12) -> Image.Image:

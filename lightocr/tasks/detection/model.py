@@ -2,10 +2,11 @@
 head's probability and threshold maps (Liao et al. 2020, Sec. 3 and Fig. 2)."""
 from typing import Any, Dict, List, Optional, Sequence
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ...models import create_backbone
 
 
 class FPNNeck(nn.Module):
@@ -62,13 +63,14 @@ class DBNet(nn.Module):
     """A text detector on any zoo network (``lightocr.list_models()``) or timm model that has ``features_only``:
     its levels at strides 4 to 32 (SqueezeNet's stop at 16; ``lo_xception65``'s stride-4 level is its DeepLab
     low-level feature) feed ``FPNNeck`` and ``DBHead``. ``forward`` gives ``prob`` and ``thresh`` maps of the
-    input's size (and ``binary`` while training)."""
+    input's size (and ``binary`` while training). ``backbone_weights``: a file to start the backbone from
+    (``lightocr.models.create_backbone``)."""
 
     def __init__(self, backbone: str = "lo_mobilenetv3_large_100", backbone_kwargs: Optional[Dict[str, Any]] = None,
-                 in_chans: int = 3, neck_channels: int = 256, k: float = 50.0):
+                 in_chans: int = 3, neck_channels: int = 256, k: float = 50.0, backbone_weights: Optional[str] = None):
         super().__init__()
-        self.backbone = timm.create_model(backbone, pretrained=False, features_only=True, in_chans=in_chans,
-                                          **(backbone_kwargs or {}))
+        self.backbone = create_backbone(backbone, backbone_weights, features_only=True, in_chans=in_chans,
+                                        **(backbone_kwargs or {}))
         reductions = self.backbone.feature_info.reduction()
         self.levels = [i for i, r in enumerate(reductions) if 4 <= r <= 32]
         if not self.levels or reductions[self.levels[0]] != 4:

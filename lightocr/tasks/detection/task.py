@@ -22,7 +22,8 @@ class DetectionTask(BaseTask):
 
     ``input_geometry`` (the page size, channels, normalization; ``PageGeometry``) and ``in_chans`` come from the
     data module, linked by the CLI, and are saved with the weights. The network: ``backbone`` (with
-    ``backbone_kwargs``), ``neck_channels``, the binarization's ``k``. The loss: ``prob_weight``,
+    ``backbone_kwargs``; ``backbone_weights``, a file to start it from), ``neck_channels``, the binarization's
+    ``k``; ``init_from`` a trained detector starts from its weights, whole. The loss: ``prob_weight``,
     ``thresh_weight``, ``binary_weight`` (``DBLoss``). Boxes: ``thresh``, ``box_thresh``, ``unclip_ratio``
     (``DBPostProcess``). ``val/score`` is the hmean at IoU 0.5 (the ICDAR2015 protocol); after each validation a
     few pages with their predicted (red) and true (green) boxes go to W&B.
@@ -32,7 +33,7 @@ class DetectionTask(BaseTask):
 
     def __init__(self, input_geometry: Optional[Dict[str, Any]] = None, in_chans: int = 3,
                  backbone: str = "lo_mobilenetv3_large_050", backbone_kwargs: Optional[Dict[str, Any]] = None,
-                 neck_channels: int = 96, k: float = 50.0, prob_weight: float = 5.0, thresh_weight: float = 10.0,
+                 backbone_weights: Optional[str] = None, neck_channels: int = 96, k: float = 50.0, prob_weight: float = 5.0, thresh_weight: float = 10.0,
                  binary_weight: float = 1.0, thresh: float = 0.3, box_thresh: float = 0.6,
                  unclip_ratio: float = 1.5, **kwargs: Any):
         """``kwargs``: the optimizer, schedule and ``channels_last`` settings of ``BaseTask``."""
@@ -42,7 +43,7 @@ class DetectionTask(BaseTask):
         if self.geometry.channels != in_chans:
             raise ValueError(f"input_geometry has {self.geometry.channels} channels but in_chans={in_chans}")
         self.save_hyperparameters()
-        self.model = DBNet(backbone, backbone_kwargs, in_chans, neck_channels, k)
+        self.model = DBNet(backbone, backbone_kwargs, in_chans, neck_channels, k, backbone_weights)
         self.loss = DBLoss(prob_weight, thresh_weight, binary_weight)
         self.postprocess = DBPostProcess(thresh, box_thresh, unclip_ratio)
         self.eval_metrics = nn.ModuleDict({stage: DetectionMetric(prefix=f"{stage}/") for stage in self.eval_losses})
@@ -133,7 +134,7 @@ class DetectionTask(BaseTask):
         saved = checkpoint.get("hyper_parameters", {})
         if "input_geometry" not in saved or "neck_channels" not in saved:
             raise ValueError("this checkpoint is not from a DetectionTask (its hyperparameters have no neck_channels)")
-        self.carry_skip_counts(checkpoint)
+        self.carry_run_records(checkpoint)
 
 
 class DetectorGraph(nn.Module):

@@ -13,6 +13,7 @@ from ...ocr.decode import CTCDecoder
 from ...ocr.metrics import CharErrorRate, NormalizedEditDistance, WordAccuracy
 from ...ocr.model import CRNN
 from ..base import BaseTask
+from ..weights import BLANK_LABEL
 
 
 def recognition_metrics(prefix: str, charset: Sequence[str]) -> MetricCollection:
@@ -26,6 +27,8 @@ class TextRecognitionTask(BaseTask):
 
     The network is described by names and plain values (``backbone`` with ``backbone_kwargs``, ``neck`` with
     ``neck_kwargs``), never an injected module, so ``load_from_checkpoint`` rebuilds it from the checkpoint.
+    ``backbone_weights``: a torchvision, timm or lightocr file to start the backbone from; ``init_from``: a trained
+    recognizer to start from, its CTC rows mapped by symbol (shared symbols keep theirs, new ones start fresh).
     ``charset``, ``case_sensitive``, ``in_chans`` and ``input_geometry`` (how images become inputs: height,
     width rule, normalization; see ``LineGeometry``) come from the data module, linked by the CLI, and are
     saved with the weights, so that a checkpoint reads lines exactly as it was trained.
@@ -45,6 +48,7 @@ class TextRecognitionTask(BaseTask):
             input_geometry: Optional[Dict[str, Any]] = None,
             backbone: str = "lo_mobilenetv3_small_100",
             backbone_kwargs: Optional[Dict[str, Any]] = None,
+            backbone_weights: Optional[str] = None,
             level: int = -1,
             stage_strides: Optional[List[Any]] = None,
             neck: str = "bilstm",
@@ -66,7 +70,7 @@ class TextRecognitionTask(BaseTask):
         self.charset = Charset(charset, case_sensitive=case_sensitive)
         self.model = CRNN(self.charset.num_classes, backbone=backbone, level=level, in_chans=in_chans,
                           stage_strides=stage_strides, backbone_kwargs=backbone_kwargs, neck=neck,
-                          neck_kwargs=neck_kwargs, head_dropout=head_dropout)
+                          neck_kwargs=neck_kwargs, head_dropout=head_dropout, backbone_weights=backbone_weights)
         self.loss = CTCLoss()
         self.decoder = CTCDecoder(self.charset, beam_width)
         self.eval_metrics = nn.ModuleDict({stage: recognition_metrics(f"{stage}/", charset)
@@ -74,6 +78,11 @@ class TextRecognitionTask(BaseTask):
         self.source_metrics = nn.ModuleDict()  # per validation source, built in setup() when there are several
 
     score_metric = "word_acc"
+
+    def head_rows(self, trained_hparams: Dict[str, Any]) -> Tuple[str, List[str], List[str], str]:
+        """The CTC head's rows, by symbol (the blank's row kept)."""
+        trained = Charset(trained_hparams["charset"], trained_hparams.get("case_sensitive", True))
+        return "model.head.", [BLANK_LABEL, *self.charset.symbols], [BLANK_LABEL, *trained.symbols], "symbols"
 
     def forward(self, images: torch.Tensor, widths: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.model(self.prepare_images(images), widths)
@@ -194,7 +203,7 @@ class TextRecognitionTask(BaseTask):
         for key in ("backbone", "neck", "in_chans"):
             if key in saved and saved[key] != self.hparams[key]:
                 raise ValueError(f"checkpoint {key}={saved[key]!r} differs from this run's {key}={self.hparams[key]!r}")
-        self.carry_skip_counts(checkpoint)
+        self.carry_run_records(checkpoint)
 
 
 class RecognizerGraph(nn.Module):
