@@ -114,7 +114,8 @@ def main() -> int:
             "from scratch": bounded_fit(args.config, args.minutes, run_dir / "scratch", common)}
     words = dict(lexicon_ratio=1.0, number_ratio=0.0, max_length=24)
     new_words = Lines(lines_with(SyntheticTextSource(size=args.eval_lines * 4, seed=EVAL_SEED, lexicon="wordfreq:de",
-                                                     font_include=held_new, **words), args.eval_lines, NEW_SYMBOLS))
+                                                     alphabet=user_lines["alphabet"], font_include=held_new, **words),
+                                 args.eval_lines, NEW_SYMBOLS))
     old_words = Lines(lines_with(SyntheticTextSource(size=args.eval_lines, seed=EVAL_SEED + 1, font_include=held_new,
                                                      **words), args.eval_lines))
     mild = build_pipeline(MILD)

@@ -33,6 +33,10 @@ class BaseDataModule(LightningDataModule):
 
     def training_sampler(self, dataset: Dataset, batch_size: int, seed: int, pool: int = 1) -> ResumableSampler:
         sampler = self._sampler = ResumableSampler(dataset, batch_size, seed=seed, pool=pool)
+        if sampler.num_samples < batch_size:  # every batch is whole: not one would be trained
+            raise ConfigError(f"{len(dataset)} training samples ({sampler.num_samples} per process) make no whole "
+                              f"batch of batch_size={batch_size}: lower the data module's batch_size or give more "
+                              f"samples")
         if self._resume_from:
             saved, self._resume_from = self._resume_from, {}
             warn_if_resharded(saved, sampler.num_replicas)

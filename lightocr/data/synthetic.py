@@ -319,7 +319,8 @@ class TextSampler:
         self.set_alphabet(alphabet or string.digits + string.ascii_lowercase, uppercase=True)
 
     def set_alphabet(self, alphabet: str, uppercase: bool) -> None:
-        needed = set(alphabet) | ({c.upper() for c in alphabet} if uppercase else set())
+        # the characters upper-casing writes (German ß becomes "SS")
+        needed = set(alphabet) | ({u for c in alphabet for u in c.upper()} if uppercase else set())
         self.fonts.check_symbols(needed, self.name)
         self.alphabet = alphabet
         self._words = set(_CONSONANTS + _VOWELS) <= set(alphabet)
