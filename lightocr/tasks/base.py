@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -112,15 +111,10 @@ class BaseTask(LightningModule):
         """Load a trained model of the same task (``init_from``): its head rows mapped by label (``head_rows``),
         everything else whole; says what was carried, added and dropped. A file that is not a checkpoint, or a
         checkpoint of another task, raises ``CheckpointError`` naming what it is."""
-        from ..checkpoints import read_checkpoint
-        from .registry import task_of_checkpoint
+        from .registry import read_task_checkpoint
         from .weights import carry_weights
 
-        state = read_checkpoint(Path(checkpoint))
-        if not isinstance(state, dict) or "state_dict" not in state or "hyper_parameters" not in state:
-            raise CheckpointError(f"init_from {checkpoint} is not a lightocr Lightning checkpoint (no "
-                                  f"hyper_parameters/state_dict)")
-        theirs, _ = task_of_checkpoint(state, checkpoint)
+        state, theirs, _ = read_task_checkpoint(checkpoint, "init_from ")
         ours = task_of_class(type(self))
         if theirs.name != ours.name:
             raise CheckpointError(f"init_from {checkpoint} is a {theirs.name} checkpoint; this run trains "

@@ -136,18 +136,25 @@ def task_of_checkpoint(state: Dict[str, Any], where: str) -> Tuple[TaskSpec, typ
     return spec, import_object(spec.task_class)
 
 
+def read_task_checkpoint(checkpoint: str, what: str = "") -> Tuple[Dict[str, Any], TaskSpec, type]:
+    """A lightocr checkpoint read with ``weights_only=True``, with its task and LightningModule class; anything
+    else raises ``CheckpointError`` naming the file (after ``what``, e.g. ``"init_from "``)."""
+    from ..checkpoints import read_checkpoint
+
+    state = read_checkpoint(Path(checkpoint))
+    if not isinstance(state, dict) or "hyper_parameters" not in state or "state_dict" not in state:
+        raise CheckpointError(f"{what}{checkpoint} is not a lightocr Lightning checkpoint (no "
+                              f"hyper_parameters/state_dict)")
+    return (state, *task_of_checkpoint(state, f"{what}{checkpoint}"))
+
+
 def load_task(checkpoint: str, task: Optional[str] = None, map_location: str = "cpu"):
     """Rebuild a trained task from a checkpoint read with ``weights_only=True`` (no arbitrary unpickling), in
     eval mode. ``task``: the task name it must be; a checkpoint of another task is refused, naming the command
     that reads it. A checkpoint of another lightocr version is refused, naming what does not fit."""
     import inspect
 
-    from ..checkpoints import read_checkpoint
-
-    state = read_checkpoint(Path(checkpoint))
-    if not isinstance(state, dict) or "hyper_parameters" not in state or "state_dict" not in state:
-        raise CheckpointError(f"{checkpoint} is not a lightocr Lightning checkpoint (no hyper_parameters/state_dict)")
-    spec, klass = task_of_checkpoint(state, checkpoint)
+    state, spec, klass = read_task_checkpoint(checkpoint)
     if task is not None and spec.name != task:
         wanted = find_task(name=task)
         marker = f" (no {wanted.marker} in its hyperparameters)" if wanted else ""
