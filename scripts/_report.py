@@ -47,6 +47,13 @@ def split_fonts() -> Tuple[List[str], List[str]]:
     return [n for n in names if n not in held_out], held_out
 
 
+def fonts_with(symbols: str) -> Tuple[List[str], List[str]]:
+    """``split_fonts``, keeping only the fonts that also write every one of ``symbols``."""
+    paths = {Path(f).name: f for f in find_fonts()}
+    covers = lambda names: [n for n in names if set(symbols) <= font_symbols(paths.get(n, n))]  # noqa: E731
+    return tuple(covers(names) for names in split_fonts())
+
+
 def train_eval_parser(doc: str, config: str, minutes: float, run_name: str) -> argparse.ArgumentParser:
     """The options of the train-then-evaluate scripts: the config, the time bound, the run folder, whether to
     write the report, and LightningCLI arguments after ``--``."""

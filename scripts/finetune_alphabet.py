@@ -23,12 +23,11 @@ import tempfile
 from pathlib import Path
 from typing import List
 
-from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, split_fonts, train_eval_parser, write_section
+from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, fonts_with, split_fonts, train_eval_parser, write_section
 from train_eval_crnn import MILD, score
 
 from lightocr.data import SyntheticTextSource
 from lightocr.data.sources import SampleSource
-from lightocr.data.synthetic import find_fonts, font_symbols
 from lightocr.data.transforms import build_pipeline
 from lightocr.ocr.charset import PRESETS
 from lightocr.tasks import load_task
@@ -82,11 +81,8 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=2000)
     parser.add_argument("--eval-lines", type=int, default=300)
     args = parser.parse_args()
-    train_fonts, held_out = split_fonts()
-    covers = lambda fonts: [f for f in fonts if set(NEW_SYMBOLS) <= font_symbols(f)]  # noqa: E731
-    paths = {Path(f).name: f for f in find_fonts()}
-    train_new, held_new = covers([paths.get(f, f) for f in train_fonts]), covers([paths.get(f, f) for f in held_out])
-    train_new, held_new = [Path(f).name for f in train_new], [Path(f).name for f in held_new]
+    train_fonts, _ = split_fonts()
+    train_new, held_new = fonts_with(NEW_SYMBOLS)
     print(f"fonts with {NEW_SYMBOLS}: {len(train_new)} for training, held out: {held_new}", flush=True)
     run_dir = Path(args.run_dir)
     if args.start:
@@ -133,8 +129,8 @@ def main() -> int:
     for name, row in rows.items():
         new = "-" if row["new"] is None else f"{100 * row['new']:.1f}%"
         table.append(f"| {name} | {new} | {100 * row['old']:.1f}% | {row['steps'] or '-'} |")
-    start_note = (f"the start model: `{Path(args.config).name}` trained {args.start_minutes:g} min on synthetic "
-                  f"English lines (alnum36)" if not args.start else f"the start model: `{args.start}`")
+    start_note = (f"The start model: `{Path(args.config).name}` trained {args.start_minutes:g} min on synthetic "
+                  f"English lines (alnum36)" if not args.start else f"The start model: `{args.start}`")
     section = "\n".join([
         START, "## Adapting a trained recognizer to a new alphabet (CPU)", "",
         f"Command: `python scripts/finetune_alphabet.py --start-minutes {args.start_minutes:g} --minutes "
