@@ -48,22 +48,42 @@ def split_fonts() -> Tuple[List[str], List[str]]:
 
 
 def fonts_with(symbols: str) -> Tuple[List[str], List[str]]:
-    """``split_fonts``, keeping only the fonts that also write every one of ``symbols``."""
+    """``split_fonts``, keeping only the fonts that also write every one of ``symbols`` (and saying which)."""
     paths = {Path(f).name: f for f in find_fonts()}
     covers = lambda names: [n for n in names if set(symbols) <= font_symbols(paths.get(n, n))]  # noqa: E731
-    return tuple(covers(names) for names in split_fonts())
+    train, held_out = (covers(names) for names in split_fonts())
+    print(f"fonts with {symbols}: {len(train)} for training, held out: {held_out}", flush=True)
+    return train, held_out
 
 
-def train_eval_parser(doc: str, config: str, minutes: float, run_name: str) -> argparse.ArgumentParser:
-    """The options of the train-then-evaluate scripts: the config, the time bound, the run folder, whether to
-    write the report, and LightningCLI arguments after ``--``."""
+def train_eval_parser(doc: str, config: str, minutes, run_name: str) -> argparse.ArgumentParser:
+    """The options of the train-then-evaluate scripts: the config, the time bound (several when ``minutes`` is a
+    tuple), the run folder, whether to write the report, and LightningCLI arguments after ``--``."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--config", default=str(ROOT / "configs" / config))
-    parser.add_argument("--minutes", type=float, default=minutes, help="training time bound (max_time)")
+    several = isinstance(minutes, tuple)
+    parser.add_argument("--minutes", type=float, default=minutes, nargs="+" if several else None,
+                        help="training time bound" + ("s, one run each" if several else "") + " (max_time)")
     parser.add_argument("--run-dir", default=str(ROOT / "runs" / run_name))
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("extra", nargs="*", help="more LightningCLI arguments, after --")
     return parser
+
+
+def finetune_parser(doc: str, config: str, minutes, run_name: str, start_minutes: float) -> argparse.ArgumentParser:
+    """``train_eval_parser`` with the start model of the fine-tuning scripts: a checkpoint, or trained first."""
+    parser = train_eval_parser(doc, config, minutes, run_name)
+    parser.add_argument("--start", metavar="CKPT", help="the trained model to start from (default: train one)")
+    parser.add_argument("--start-minutes", type=float, default=start_minutes,
+                        help="how long the start model trains, without --start")
+    return parser
+
+
+def start_model(args: argparse.Namespace, overrides: List[str]) -> Path:
+    """``--start``, or the last checkpoint of ``--config`` trained ``--start-minutes`` with ``overrides``."""
+    if args.start:
+        return Path(args.start)
+    return bounded_fit(args.config, args.start_minutes, Path(args.run_dir) / "start", overrides)["checkpoint"]
 
 
 def bounded_fit(config: str, minutes: float, run_dir: Path, overrides: List[str]) -> dict:

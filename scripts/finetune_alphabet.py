@@ -23,7 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import List
 
-from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, fonts_with, split_fonts, train_eval_parser, write_section
+from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, finetune_parser, fonts_with, split_fonts, start_model,
+                     write_section)
 from train_eval_crnn import MILD, score
 
 from lightocr.data import SyntheticTextSource
@@ -75,23 +76,16 @@ def write_label_file(folder: Path, name: str, items: List) -> Path:
 
 
 def main() -> int:
-    parser = train_eval_parser(__doc__, "crnn_mobilenetv3.yaml", 5.0, "finetune_alphabet")
-    parser.add_argument("--start", metavar="CKPT", help="the trained recognizer to start from (default: train one)")
-    parser.add_argument("--start-minutes", type=float, default=10.0)
+    parser = finetune_parser(__doc__, "crnn_mobilenetv3.yaml", 5.0, "finetune_alphabet", 10.0)
     parser.add_argument("--lines", type=int, default=2000)
     parser.add_argument("--eval-lines", type=int, default=300)
     args = parser.parse_args()
     train_fonts, _ = split_fonts()
     train_new, held_new = fonts_with(NEW_SYMBOLS)
-    print(f"fonts with {NEW_SYMBOLS}: {len(train_new)} for training, held out: {held_new}", flush=True)
     run_dir = Path(args.run_dir)
-    if args.start:
-        start = Path(args.start)
-    else:
-        start = bounded_fit(args.config, args.start_minutes, run_dir / "start", [
-            "--data.init_args.train_sources=" + json.dumps([dict(
-                class_path="lightocr.data.SyntheticTextSource",
-                init_args=dict(size=1_000_000, seed=0, font_include=train_fonts))])])["checkpoint"]
+    start = start_model(args, ["--data.init_args.train_sources=" + json.dumps([dict(
+        class_path="lightocr.data.SyntheticTextSource",
+        init_args=dict(size=1_000_000, seed=0, font_include=train_fonts))])])
     folder = Path(tempfile.mkdtemp(prefix="finetune_alphabet_"))
     dictionary = folder / "alphabet.txt"
     dictionary.write_text("\n".join(PRESETS["alnum36"] + NEW_SYMBOLS), encoding="utf-8")

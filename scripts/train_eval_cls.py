@@ -24,6 +24,7 @@ from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, split_fonts, train_eva
 
 from lightocr.tasks import load_task
 from lightocr.data import GlyphSource
+from lightocr.data.classification import GLYPHS
 
 EVAL_SEED = 9_000_019
 START, END = "<!-- cls:start -->", "<!-- cls:end -->"
@@ -35,9 +36,10 @@ def merged(name: str) -> str:
     return next((group for group in MERGED if name in group), name)
 
 
-def evaluate(checkpoint: Path, fonts: list, glyphs: int) -> dict:
+def evaluate(checkpoint: Path, fonts: list, glyphs: int, classes: str = GLYPHS, seed: int = EVAL_SEED) -> dict:
+    """Top-1 (exact and merged) of a checkpoint on ``glyphs`` rendered glyphs of ``classes`` in ``fonts``."""
     task = load_task(str(checkpoint), "image-classification")
-    source = GlyphSource(size=glyphs, seed=EVAL_SEED, font_include=fonts)
+    source = GlyphSource(size=glyphs, seed=seed, classes=classes, font_include=fonts)
     pairs, predictor = [], task.predictor()
     for start in range(0, len(source), 256):
         images, labels, _ = zip(*(source.load(index) for index in range(start, min(start + 256, len(source)))))

@@ -5,12 +5,14 @@
    Fira Sans and IBM Plex Mono): the run trains and validates with every other font of the machine (Pillow's
    built-in, Hershey, DejaVu, Computer Modern, the ``fontpkg`` families).
 2. ``lightning fit --config CONFIG`` runs as a subprocess (the real command line), with ``max_time`` as the
-   bound (the schedule follows it) and the fonts overridden.
+   bound (the schedule follows it); the config's synthetic training sources (one when it names none) draw in the
+   training fonts only.
 3. The last checkpoint is read back (``weights_only=True``) and scored on real English words (``wordfreq``) in
    real case patterns, rendered in the held-out families only, from an unseen seed:
    - with mild tilt, blur and noise (``MILD``: the issue's protocol, the headline figure), clean, and with the
      full training distortions (``DEFAULT_LINE_AUGMENT``: low resolution, JPEG, erosion, curvature... a harder
-     test than the protocol);
+     test than the protocol), and in small print (``SMALL_TEXT``: 10-16 px, enlarged by the reader) with mild
+     distortions;
    - with mild distortions: per font family (training families too), words with a doubled letter against the
      others, the ten most common confusions;
    - same family: the training mix of text, in the training fonts, with the training distortions.
@@ -32,6 +34,7 @@ from typing import List
 
 import cv2
 import torch
+import yaml
 from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, family_of, read_fit, split_fonts, train_eval_parser,
                      write_section)
 
@@ -45,12 +48,20 @@ EVAL_SEED = 9_000_017
 MILD = [dict(transform="Affine", rotate=(-2, 2), fit_output=True, border_mode=cv2.BORDER_REPLICATE, p=1.0),
         dict(transform="GaussianBlur", blur_limit=(3, 3), p=0.5),
         dict(transform="GaussNoise", std_range=(0.02, 0.05), p=0.5)]
+SMALL_TEXT = (10, 16)  # font sizes in pixels of the small-print row
 START, END = "<!-- crnn:start -->", "<!-- crnn:end -->"
 
 
-def source_yaml(fonts: List[str], size: int, seed: int) -> str:
-    return json.dumps([dict(class_path="lightocr.data.SyntheticTextSource",
-                            init_args=dict(size=size, seed=seed, font_include=fonts))])
+def source_yaml(config: str, fonts: List[str], size: int, seed: int) -> str:
+    """The config's training sources (one ``SyntheticTextSource`` when it names none), each synthetic one drawing
+    ``size`` lines in ``fonts`` only, from ``seed`` on."""
+    init_args = yaml.safe_load(Path(config).read_text())["data"].get("init_args", {})
+    sources = init_args.get("train_sources") or [dict(class_path="lightocr.data.SyntheticTextSource")]
+    for offset, source in enumerate(sources):
+        if source["class_path"].endswith("SyntheticTextSource"):
+            source["init_args"] = dict(source.get("init_args") or {}, size=size, seed=seed + offset,
+                                       font_include=fonts)
+    return json.dumps(sources)
 
 
 def score(task, source, augment, batch_size: int = 64) -> dict:
@@ -81,6 +92,9 @@ def evaluate(checkpoint: Path, train_fonts: List[str], held_out: List[str], line
     held, held_clean, held_hard = (
         score(task, SyntheticTextSource(size=lines, seed=EVAL_SEED, font_include=held_out, **words), augment)
         for augment in (build_pipeline(MILD), None, default_augment()))
+    # small print: the words drawn 10-16 px tall, then blurred and enlarged to the model's height by the reader
+    held_small = score(task, SyntheticTextSource(size=lines // 2, seed=EVAL_SEED + 3, font_include=held_out,
+                                                 font_size=SMALL_TEXT, **words), build_pipeline(MILD))
     same = score(task, SyntheticTextSource(size=lines, seed=EVAL_SEED + 1, font_include=train_fonts),
                  default_augment())
     families = {}
@@ -110,7 +124,8 @@ def evaluate(checkpoint: Path, train_fonts: List[str], held_out: List[str], line
             times.append(time.perf_counter() - start)
     return dict(held_word_acc=held["word_acc_bench"], held_cer=held["cer"],
                 held_clean_word_acc=held_clean["word_acc_bench"], held_hard_word_acc=held_hard["word_acc_bench"],
-                held_hard_cer=held_hard["cer"], same_word_acc=same["word_acc_bench"],
+                held_hard_cer=held_hard["cer"], held_small_word_acc=held_small["word_acc_bench"],
+                held_small_cer=held_small["cer"], same_word_acc=same["word_acc_bench"],
                 same_exact=same["word_acc"], families=families, doubled_acc=accuracy(doubled), doubled_n=len(doubled),
                 single_acc=accuracy(single), confusions=confusions.most_common(10), misread=misread[:10],
                 infer_lines_per_s=64 / sorted(times)[2])
@@ -132,8 +147,10 @@ def main() -> int:
             return 0
     else:
         fit = bounded_fit(args.config, args.minutes, Path(args.run_dir), [
-            f"--data.init_args.train_sources={source_yaml(train_fonts, 1_000_000, 0)}",
-            f"--data.init_args.val_sources={source_yaml(train_fonts, 1000, 1_000_003)}", *args.extra])
+            f"--data.init_args.train_sources={source_yaml(args.config, train_fonts, 1_000_000, 0)}",
+            "--data.init_args.val_sources=" + json.dumps([dict(
+                class_path="lightocr.data.SyntheticTextSource",
+                init_args=dict(size=1000, seed=1_000_003, font_include=train_fonts))]), *args.extra])
     steps, train_seconds = fit["steps"], fit["train_seconds"]
     batch_size = fit["config"]["data"]["init_args"]["batch_size"]
     result = evaluate(fit["checkpoint"], train_fonts, held_out, args.eval_lines)
@@ -155,6 +172,9 @@ def main() -> int:
             "| figure | value |", "|---|---|",
             f"| held-out families, {args.eval_lines} real words in real case patterns, mild tilt, blur and noise | "
             f"{100 * result['held_word_acc']:.2f}% (CER {100 * result['held_cer']:.2f}%) |",
+            f"| held-out families, {args.eval_lines // 2} real words in small print ({SMALL_TEXT[0]}-{SMALL_TEXT[1]} "
+            f"px font size, enlarged to 32 px), mild tilt, blur and noise | {100 * result['held_small_word_acc']:.2f}% "
+            f"(CER {100 * result['held_small_cer']:.2f}%) |",
             f"| the same words clean / with the full training distortions | "
             f"{100 * result['held_clean_word_acc']:.2f}% / {100 * result['held_hard_word_acc']:.2f}% "
             f"(CER {100 * result['held_hard_cer']:.2f}%) |",
