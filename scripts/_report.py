@@ -86,6 +86,11 @@ def start_model(args: argparse.Namespace, overrides: List[str]) -> Path:
     return bounded_fit(args.config, args.start_minutes, Path(args.run_dir) / "start", overrides)["checkpoint"]
 
 
+def start_option(args: argparse.Namespace) -> str:
+    """How the fine-tuning scripts' report names the start model's option: ``--start CKPT`` or the time."""
+    return f"--start {args.start}" if args.start else f"--start-minutes {args.start_minutes:g}"
+
+
 def bounded_fit(config: str, minutes: float, run_dir: Path, overrides: List[str]) -> dict:
     """``lightning fit --config CONFIG`` as a subprocess (the real command line) bounded by ``max_time``; returns
     the newest ``last.ckpt`` with its step count, the wall time and the resolved config."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import List
 
 from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, finetune_parser, fonts_with, split_fonts, start_model,
-                     write_section)
+                     start_option, write_section)
 from train_eval_crnn import MILD, score
 
 from lightocr.data import SyntheticTextSource
@@ -127,7 +127,7 @@ def main() -> int:
                   f"English lines (alnum36)" if not args.start else f"The start model: `{args.start}`")
     section = "\n".join([
         START, "## Adapting a trained recognizer to a new alphabet (CPU)", "",
-        f"Command: `python scripts/finetune_alphabet.py --start-minutes {args.start_minutes:g} --minutes "
+        f"Command: `python scripts/finetune_alphabet.py {start_option(args)} --minutes "
         f"{args.minutes:g} --lines {args.lines}`  ",
         f"{start_note}; {args.lines} labelled lines on disk (German words, numbers and random strings with "
         f"{' '.join(NEW_SYMBOLS)}), {args.minutes:g} minutes of training each; scored on {args.eval_lines} German "

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, finetune_parser, fonts_with, split_fonts, start_model,
-                     write_section)
+                     start_option, write_section)
 from train_eval_cls import evaluate
 
 from lightocr.data import GlyphSource
@@ -92,8 +92,7 @@ def main() -> int:
                   f"(62 classes)" if not args.start else f"The start model: `{args.start}`")
     section = "\n".join([
         START, "## Adapting a trained glyph classifier to a new class list (CPU)", "",
-        f"Command: `python scripts/finetune_classes.py "
-        f"{f'--start {args.start}' if args.start else f'--start-minutes {args.start_minutes:g}'} --minutes "
+        f"Command: `python scripts/finetune_classes.py {start_option(args)} --minutes "
         f"{' '.join(f'{m:g}' for m in args.minutes)} --images {args.images}`  ",
         f"{start_note}; {args.images} labelled images on disk, one folder per class, in a new list of "
         f"{len(NEW_CLASSES)} classes ({len(SHARED)} shared: 0-9, a-z; {len(ADDED)} added: {' '.join(ADDED)}; the 26 "

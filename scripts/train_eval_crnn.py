@@ -34,10 +34,10 @@ from typing import List
 
 import cv2
 import torch
-import yaml
 from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, family_of, read_fit, split_fonts, train_eval_parser,
                      write_section)
 
+from lightocr.lightning_cli import config_bases, read_config_file
 from lightocr.tasks import load_task
 from lightocr.data import SyntheticTextSource, default_augment
 from lightocr.data.transforms import augment_line, build_pipeline
@@ -53,10 +53,13 @@ START, END = "<!-- crnn:start -->", "<!-- crnn:end -->"
 
 
 def source_yaml(config: str, fonts: List[str], size: int, seed: int) -> str:
-    """The config's training sources (one ``SyntheticTextSource`` when it names none), each synthetic one drawing
-    ``size`` lines in ``fonts`` only, from ``seed`` on."""
-    init_args = yaml.safe_load(Path(config).read_text())["data"].get("init_args", {})
-    sources = init_args.get("train_sources") or [dict(class_path="lightocr.data.SyntheticTextSource")]
+    """The config's training sources, its ``base:`` configs' when it names none itself (one
+    ``SyntheticTextSource`` when none does), each synthetic one drawing ``size`` lines in ``fonts`` only, from
+    ``seed`` on."""
+    sources = [dict(class_path="lightocr.data.SyntheticTextSource")]
+    for path in config_bases(Path(config)) + [config]:  # the most general first, as LightningCLI reads them
+        named = ((read_config_file(Path(path)).get("data") or {}).get("init_args") or {}).get("train_sources")
+        sources = named or sources
     for offset, source in enumerate(sources):
         if source["class_path"].endswith("SyntheticTextSource"):
             source["init_args"] = dict(source.get("init_args") or {}, size=size, seed=seed + offset,
