@@ -2,7 +2,8 @@
 
 ``import lightocr`` is light: the zoo, export and the tasks are imported on first use, and the zoo registers
 with timm whenever timm is imported (now, if it already is), so that ``timm.create_model("lo_...")`` works
-after ``import lightocr``. ``lightocr.Reader`` reads an exported model with numpy, Pillow and ONNX Runtime only.
+after ``import lightocr``. ``lightocr.Reader`` reads an exported model with numpy, Pillow and ONNX Runtime only;
+``lightocr.PageReader`` chains a text detector and a text recognizer to read pages.
 """
 import importlib.abc
 import importlib.util
@@ -14,8 +15,9 @@ __version__ = "0.1.0"
 __getattr__, __dir__ = lazy_attributes(__name__, {
     "convert_state_dict": ".models", "create_model": ".models", "create_reference": ".models",
     "list_models": ".models", "reference": ".models", "export_onnx": ".export", "Reader": ".predictor",
+    "PageReader": ".page_reader",
 })
-__all__ = ["Reader", "convert_state_dict", "create_model", "create_reference", "export_onnx", "list_models",
+__all__ = ["PageReader", "Reader", "convert_state_dict", "create_model", "create_reference", "export_onnx", "list_models",
            "reference", "__version__"]
 
 

@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -250,14 +251,45 @@ def run_checkpoints(run_dir: Path) -> List[Path]:
 
 
 def read_checkpoint(path: Path) -> Dict[str, Any]:
-    """A checkpoint's contents (tensors memory-mapped), read with ``weights_only=True``; ``CheckpointError``
+    """A checkpoint's contents (tensors memory-mapped), read with ``weights_only=True``, or a weights file that
+    ``write_weights`` wrote (``.safetensors``) as ``{"hyper_parameters", "state_dict"}``; ``CheckpointError``
     naming the file if it is missing, truncated or not a checkpoint."""
     if not Path(path).is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
+        if Path(path).suffix == ".safetensors":
+            return read_weights(Path(path))
         return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
+
+
+HPARAMS_KEY = "lightocr.hyper_parameters"
+
+
+def write_weights(task, path: Path) -> Path:
+    """A trained task's weights as safetensors, with its hyperparameters (JSON) in the file's metadata: what
+    ``load_task`` and ``init_from`` need, without a training state (optimizer, loops) or pickling."""
+    from safetensors.torch import save_file
+
+    hparams = {k: v for k, v in task.hparams.items() if not k.startswith("_")}
+    state = {k: v.detach().cpu().contiguous() for k, v in task.state_dict().items()}
+    save_file(state, str(path), metadata={HPARAMS_KEY: json.dumps(hparams)})
+    return Path(path)
+
+
+def read_weights(path: Path) -> Dict[str, Any]:
+    """A file of ``write_weights`` as a checkpoint's ``hyper_parameters`` and ``state_dict``; a safetensors
+    file without them (a backbone's weights) has no ``hyper_parameters``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), "pt") as opened:
+        metadata = opened.metadata() or {}
+    state = dict(state_dict=load_file(str(path)))
+    if HPARAMS_KEY in metadata:
+        state["hyper_parameters"] = json.loads(metadata[HPARAMS_KEY])
+    return state
 
 
 def resume_candidates(run_dir: Path) -> Tuple[List[Tuple[int, Path]], List[str]]:

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import signal
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 from .errors import LightOCRError, TrainingStopped
@@ -54,11 +55,42 @@ def lightning_main(args: Optional[List[str]] = None) -> None:
                     args=args, save_config_callback=LoggedConfigCallback, save_config_kwargs=dict(overwrite=True))
 
 
-def read_main(argv: List[str], command: str = "read") -> int:
-    """``lightocr <command>`` of a task (``read``, ``classify``, ...): one ``path<TAB>text<TAB>confidence`` line
-    per image; an image that cannot be read is named on stderr and the exit code is 1."""
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """The options of how a model runs, shared by every reading command."""
+    from .predictor import ENGINES
+    parser.add_argument("--engine", choices=ENGINES, default=None,
+                        help="torch (default for a checkpoint) or onnxruntime (default for an .onnx file and the "
+                             "shipped models; a checkpoint is exported in memory)")
+    parser.add_argument("--compile", action="store_true", help="torch engine: wrap the network in torch.compile")
+    parser.add_argument("--no-optimize", action="store_true",
+                        help="torch engine: run the network as trained (no BatchNorm folding, no channels_last)")
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime engine: intra-op threads")
+    parser.add_argument("--batch-size", type=int, default=32)
+
+
+def print_rows(predictor, images: List[str], batch_size: int) -> int:
+    """Print a task predictor's ``path<TAB>text<TAB>confidence`` rows; an image that cannot be read is named on
+    stderr. Returns the exit code: 1 when an image could not be read."""
     from .data.samples import SkippedSample
-    from .predictor import ENGINES, open_predictor, tsv_line
+    from .predictor import tsv_line
+
+    failed = 0
+    for pairs in predictor.results(images, batch_size):
+        for key, value in pairs:
+            if isinstance(value, SkippedSample):
+                print(f"{key}: {value.reason}", file=sys.stderr)
+                failed += 1
+            else:
+                for row in predictor.rows(key, value):
+                    print(tsv_line(row))
+    return 1 if failed else 0
+
+
+def task_main(argv: List[str], command: str) -> int:
+    """``lightocr <command> --ckpt MODEL IMAGE...`` of a task (``classify``, ``detect``, ...): one
+    ``path<TAB>text<TAB>confidence`` line per image (or per box); an image that cannot be read is named on
+    stderr and the exit code is 1."""
+    from .predictor import open_predictor
     from .tasks.registry import find_task, import_object
 
     spec = find_task(command=command)
@@ -67,27 +99,72 @@ def read_main(argv: List[str], command: str = "read") -> int:
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning fit`, or a model "
                         "exported by `lightocr export` (.onnx)")
     parser.add_argument("images", nargs="+", help="image files or folders")
-    parser.add_argument("--engine", choices=ENGINES, default=None,
-                        help="torch (default for a checkpoint) or onnxruntime (default for an .onnx file; a "
-                             "checkpoint is exported in memory)")
-    parser.add_argument("--compile", action="store_true", help="torch engine: wrap the network in torch.compile")
-    parser.add_argument("--no-optimize", action="store_true",
-                        help="torch engine: run the network as trained (no BatchNorm folding, no channels_last)")
-    parser.add_argument("--threads", type=int, default=None, help="onnxruntime engine: intra-op threads")
-    parser.add_argument("--batch-size", type=int, default=32)
+    add_engine_options(parser)
     own = import_object(spec.predictor).add_options(parser)
     args = parser.parse_args(argv)
     predictor = open_predictor(args.ckpt, spec.name, args.engine, not args.no_optimize, args.compile, args.threads,
                                **{name: getattr(args, name) for name in own})
-    failed = 0
-    for pairs in predictor.results(args.images, args.batch_size):
-        for key, value in pairs:
-            if isinstance(value, SkippedSample):
-                print(f"{key}: {value.reason}", file=sys.stderr)
-                failed += 1
-            else:
-                for row in predictor.rows(key, value):
-                    print(tsv_line(row))
+    return print_rows(predictor, args.images, args.batch_size)
+
+
+def read_main(argv: List[str]) -> int:
+    """``lightocr read``: pages read by a detector and a recognizer (``lightocr.PageReader``), one
+    ``path<TAB>line<TAB>x1,y1,...,x4,y4<TAB>text<TAB>confidence`` row per text line in reading order; with
+    ``--rec`` (or ``--ckpt``) alone, images of single lines read by the recognizer, one
+    ``path<TAB>text<TAB>confidence`` row each. A page or image that cannot be read is named on stderr and the
+    exit code is 1; a page without text is noted on stderr."""
+    import dataclasses
+    import json
+
+    from .page_reader import RECOGNITION, PageReader, as_document, draw_page, tsv_lines
+    from .predictor import open_predictor, picture_name
+    from .pretrained import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
+    from .tasks.recognition.predictor import TextPredictor
+
+    parser = argparse.ArgumentParser(prog="lightocr read", description=(
+        "Read the text of pages: a text detector finds the lines, each is cut out upright and read by a text "
+        "recognizer, and the lines are printed in reading order. With neither --det nor --rec, the models that "
+        f"ship with lightocr ({DEFAULT_DETECTOR}, {DEFAULT_RECOGNIZER}). With --rec alone, each image is one "
+        "text line, read as it is."))
+    parser.add_argument("images", nargs="+", help="image files or folders")
+    parser.add_argument("--det", default=None, help="text detector: a checkpoint, an exported .onnx file or a "
+                        f"shipped model's name (default {DEFAULT_DETECTOR})")
+    parser.add_argument("--rec", "--ckpt", dest="rec", default=None, help="text recognizer: a checkpoint, an "
+                        f"exported .onnx file or a shipped model's name (default {DEFAULT_RECOGNIZER}); given "
+                        "alone, the images are single lines")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of tab-separated rows")
+    parser.add_argument("--draw", default=None, metavar="DIR",
+                        help="write each page to DIR/<image name>.png with its lines' boxes and text drawn")
+    add_engine_options(parser)
+    own = TextPredictor.add_options(parser)
+    args = parser.parse_args(argv)
+    options = {name: getattr(args, name) for name in own}
+    if args.rec is not None and args.det is None:
+        recognizer = open_predictor(args.rec, RECOGNITION, args.engine,
+                                    not args.no_optimize, args.compile, args.threads, **options)
+        return print_rows(recognizer, args.images, args.batch_size)
+
+    reader = PageReader(args.det, args.rec, args.engine, args.batch_size, args.threads, not args.no_optimize,
+                        args.compile, **options)
+    if args.draw:
+        Path(args.draw).mkdir(parents=True, exist_ok=True)
+    failed, results = 0, []
+    for result in reader.read(args.images):
+        if result.error is not None:
+            print(f"{result.key}: {result.error}", file=sys.stderr)
+            failed += 1
+            continue
+        if not result.lines:
+            print(f"{result.key}: no text found", file=sys.stderr)
+        if args.draw:
+            draw_page(result.image, result.lines).save(Path(args.draw) / picture_name(result.key))
+        if args.json:
+            results.append(dataclasses.replace(result, image=None))  # the rows, not the pages, kept
+        else:
+            for row in tsv_lines(result):
+                print(row)
+    if args.json:
+        print(json.dumps(as_document(results), ensure_ascii=False, indent=1))
     return 1 if failed else 0
 
 
@@ -122,5 +199,5 @@ def lightocr_main(argv: Optional[List[str]] = None) -> None:
             sys.exit(export_main(words[1:]))
         if words and words[0] not in LIGHTNING_SUBCOMMANDS and not words[0].startswith("-") and \
                 find_task(command=words[0]) is not None:
-            sys.exit(read_main(words[1:], words[0]))
+            sys.exit(read_main(words[1:]) if words[0] == "read" else task_main(words[1:], words[0]))
     lightning_main(argv)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -61,6 +62,11 @@ def tsv_line(row: Dict[str, Any]) -> str:
     never add a column or a row."""
     key, text = str(row["key"]).translate(TSV_ESCAPES), str(row["text"]).translate(TSV_ESCAPES)
     return f"{key}\t{text}\t{row['confidence']:.4f}"
+
+
+def picture_name(key: str) -> str:
+    """The file name of a picture drawn of an image: its name's stem in safe characters, ``.png``."""
+    return re.sub(r"[^\w.-]", "_", Path(key).stem) + ".png"
 
 
 def require(module: str, purpose: str):
@@ -176,6 +182,17 @@ class Predictor:
         """Each batch's ``(key, prediction)`` pairs in the order of the images, with a ``SkippedSample`` in place
         of the prediction for an image that could not be read (``on_error="raise"``: ``BadSampleError`` at the
         first). A folder given as a path is read whole, in sorted order."""
+        for triples in self.results_with_images(images, batch_size, on_error, max_pixels):
+            for key, image, prediction in triples:
+                if image is not None:
+                    self.finish(key, image, prediction)
+            yield [(key, prediction) for key, _, prediction in triples]
+
+    def results_with_images(self, images: Sequence[ImageInput], batch_size: int = 32, on_error: str = "skip",
+                            max_pixels: Optional[int] = None
+                            ) -> Iterator[List[Tuple[str, Optional[Image.Image], Any]]]:
+        """As ``results``, with each decoded image (None beside a ``SkippedSample``): ``(key, image,
+        prediction)``."""
         from .data.samples import DEFAULT_MAX_PIXELS, SkippedSample
         from .data.sources import ImageFilesSource
 
@@ -190,12 +207,8 @@ class Predictor:
                         for item in loaded]
             usable = [item["input"] for item in prepared if not isinstance(item, SkippedSample)]
             predictions = iter(self.predict_batch(self.collate(usable)) if usable else [])
-            pairs = [(source.key(start + i), item if isinstance(item, SkippedSample) else next(predictions))
-                     for i, item in enumerate(prepared)]
-            for (key, prediction), item in zip(pairs, loaded):
-                if not isinstance(prediction, SkippedSample):
-                    self.finish(key, item[0], prediction)
-            yield pairs
+            yield [(source.key(start + i), None, item) if isinstance(item, SkippedSample) else
+                   (source.key(start + i), loaded[i][0], next(predictions)) for i, item in enumerate(prepared)]
 
     def __call__(self, images: Union[ImageInput, Sequence[ImageInput]], batch_size: int = 32) -> List[Dict[str, Any]]:
         """The rows of the images (``rows``: one per image, or one per text box of a page), in order (a folder
@@ -225,10 +238,14 @@ class Predictor:
 def open_predictor(model: Union[str, Path], task: Optional[str] = None, engine: Optional[str] = None,
                    optimize: bool = True, compile: bool = False, threads: Optional[int] = None,
                    **options: Any) -> Predictor:
-    """The predictor of a checkpoint or an exported ``.onnx`` file, run by ``engine`` (default: PyTorch for a
-    checkpoint, ONNX Runtime for an exported file; a checkpoint given to ONNX Runtime is exported in memory).
+    """The predictor of a checkpoint, an exported ``.onnx`` file or a shipped model's name (``lightocr.pretrained``),
+    run by ``engine`` (default: PyTorch for a checkpoint, ONNX Runtime for an exported file and a shipped model; a
+    checkpoint given to ONNX Runtime is exported in memory).
     ``task``: the task name it must be (``TaskSpec.name``); ``options``: the predictor's own (``beam_width``).
     PyTorch reads with BatchNorm folded and channels_last unless ``optimize=False``."""
+    from .pretrained import resolve_model
+
+    model = resolve_model(str(model), engine)
     exported = Path(model).suffix.lower() == ".onnx"
     engine = engine or ("onnxruntime" if exported else "torch")
     if engine not in ENGINES:

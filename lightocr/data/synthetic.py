@@ -296,14 +296,20 @@ class TextSampler:
         lexicon_ratio: share of lines of real words (by frequency, with doubled letters as real words have them,
             in lower, Title, UPPER case and the odd inner capital), where the alphabet can write them.
         number_ratio: share of lines that are numbers in real forms (years, amounts, prices, codes, dates).
+        word_stop: the chance that a line of real words ends after each word before it reaches its length (where
+            the alphabet has a space): high for single words, as scene text has them, low for the running lines
+            of a document.
+        punctuation_ratio: the share of real words given punctuation, as running text has it (a comma or full
+            stop after, quotes or brackets around, an apostrophe-s, a hyphen to the next word), with the line
+            starting in capital now and then: the marks the alphabet has.
         fonts: the pool the lines will be drawn in: every symbol the sampler may write must have a font.
         name: how errors name the source it samples for.
     """
 
     def __init__(self, alphabet: Optional[str] = None, min_length: int = 1, max_length: int = 12,
                  word_ratio: float = 0.5, upper_ratio: float = 0.25, lexicon: Optional[str] = "wordfreq:en",
-                 lexicon_ratio: float = 0.6, number_ratio: float = 0.1, fonts: Optional[FontPool] = None,
-                 name: str = "synthetic text"):
+                 lexicon_ratio: float = 0.6, number_ratio: float = 0.1, word_stop: float = 0.5,
+                 punctuation_ratio: float = 0.0, fonts: Optional[FontPool] = None, name: str = "synthetic text"):
         if not 1 <= min_length <= max_length:
             raise ValueError(f"{name}: need 1 <= min_length <= max_length, got {min_length}, {max_length}")
         if alphabet is not None and not alphabet.strip():
@@ -315,6 +321,10 @@ class TextSampler:
         self.min_length, self.max_length = min_length, max_length
         self.word_ratio, self.upper_ratio = word_ratio, upper_ratio
         self.lexicon, self.lexicon_ratio, self.number_ratio = lexicon, lexicon_ratio, number_ratio
+        if not (0 <= word_stop <= 1 and 0 <= punctuation_ratio <= 1):
+            raise ValueError(f"{name}: word_stop and punctuation_ratio are chances in [0, 1], got {word_stop} and "
+                             f"{punctuation_ratio}")
+        self.word_stop, self.punctuation_ratio = word_stop, punctuation_ratio
         self.fonts, self.name = fonts or FontPool(), name
         self.set_alphabet(alphabet or string.digits + string.ascii_lowercase, uppercase=True)
 
@@ -371,21 +381,26 @@ class TextSampler:
 
     def lexicon_line(self, rng: np.random.Generator, length: int) -> str:
         """Real words by frequency (rank-weighted, so that rarer words come too), joined by spaces where the
-        alphabet has one, up to ``length`` characters; in the case patterns of real text."""
+        alphabet has one, up to ``length`` characters, some with punctuation (``punctuation_ratio``); in the case
+        patterns of real text."""
         words, cumulative = self._lexicon
         text = ""
         while True:
             word = words[min(int(np.searchsorted(cumulative, rng.random())), len(words) - 1)]
+            if rng.random() < self.punctuation_ratio:
+                word = self.punctuated(word, rng)
             candidate = f"{text} {word}" if text else word
             if len(candidate) > max(length, len(word) if not text else 0) or (text and " " not in self.alphabet):
                 break
             text = candidate
-            if rng.random() < 0.5:
+            if rng.random() < self.word_stop:
                 break
         text = text[:self.max_length] or word[:self.max_length]
         if not self._uppercase:
             return text
-        pattern = rng.random()  # lower, Title, UPPER, or one odd capital (iPhone, eBay)
+        pattern = rng.random()  # lower, Title, UPPER, or one odd capital (iPhone, eBay); sentence case
+        if self.punctuation_ratio and pattern >= 0.6:
+            return text[0].upper() + text[1:]
         if pattern < 0.25:
             return text.title()
         if pattern < 0.37:
@@ -394,6 +409,18 @@ class TextSampler:
             position = int(rng.integers(len(text)))
             return text[:position] + text[position].upper() + text[position + 1:]
         return text
+
+
+    def punctuated(self, word: str, rng: np.random.Generator) -> str:
+        """``word`` with one of the punctuations running text gives words, among those the alphabet has."""
+        forms = [form for form in PUNCTUATION if all(c in self.alphabet for c in form.replace("w", ""))]
+        if not forms:
+            return word
+        return forms[int(rng.integers(len(forms)))].replace("w", word, 1)
+
+
+# how running text punctuates a word ("w"), each equally often
+PUNCTUATION = ("w,", "w.", "w;", "w:", "w?", "w!", "w's", "(w)", '"w"', "'w'", "w-", "w),", "w.\"", "w...")
 
 
 class LineRenderer:
@@ -447,8 +474,8 @@ class SyntheticTextSource(SampleSource):
     Args:
         size: lines per epoch (the index range).
         seed: base seed; use different seeds for training and validation.
-        alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio, number_ratio: the
-            text (``TextSampler``).
+        alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio, number_ratio,
+            word_stop, punctuation_ratio: the text (``TextSampler``).
         font_dirs, builtin_font, font_include, font_exclude, hershey_fonts: the fonts (``FontPool``).
         font_size, font_box_ratio: the drawing (``LineRenderer``).
     """
@@ -465,6 +492,8 @@ class SyntheticTextSource(SampleSource):
             lexicon: Optional[str] = "wordfreq:en",
             lexicon_ratio: float = 0.6,
             number_ratio: float = 0.1,
+            word_stop: float = 0.5,
+            punctuation_ratio: float = 0.0,
             font_dirs: Sequence[str] = DEFAULT_FONT_DIRS,
             builtin_font: bool = True,
             font_include: Optional[Sequence[str]] = None,
@@ -481,7 +510,7 @@ class SyntheticTextSource(SampleSource):
         self.size, self.seed = size, seed
         self.font_pool = FontPool(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts)
         self.sampler = TextSampler(alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio,
-                                   number_ratio, self.font_pool, self.describe())
+                                   number_ratio, word_stop, punctuation_ratio, self.font_pool, self.describe())
         self.renderer = LineRenderer(self.font_pool, font_size, font_box_ratio)
 
     def default_name(self) -> str:

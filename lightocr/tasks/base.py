@@ -353,8 +353,9 @@ class BaseTask(LightningModule):
 
         graph = self.export_graph()
         network = torch.compile(graph.module, dynamic=True) if getattr(self, "compile_network", False) else graph.module
-        predictor_class = import_object(task_of_class(type(self)).predictor)
-        return predictor_class(TorchEngine(network, graph.input_names, owner=self), self.export_metadata(), **options)
+        spec = task_of_class(type(self))
+        metadata = dict(task=spec.name, **self.export_metadata())  # as the exported file carries it
+        return import_object(spec.predictor)(TorchEngine(network, graph.input_names, owner=self), metadata, **options)
 
     def on_predict_start(self) -> None:
         self._predicting = self.predictor()

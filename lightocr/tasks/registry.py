@@ -137,11 +137,13 @@ def task_of_checkpoint(state: Dict[str, Any], where: str) -> Tuple[TaskSpec, typ
 
 
 def read_task_checkpoint(checkpoint: str, what: str = "") -> Tuple[Dict[str, Any], TaskSpec, type]:
-    """A lightocr checkpoint read with ``weights_only=True``, with its task and LightningModule class; anything
-    else raises ``CheckpointError`` naming the file (after ``what``, e.g. ``"init_from "``)."""
+    """A lightocr checkpoint read with ``weights_only=True`` (or the weights file of ``write_weights``, or the
+    name of a model that ships with lightocr), with its task and LightningModule class; anything else raises
+    ``CheckpointError`` naming the file (after ``what``, e.g. ``"init_from "``)."""
     from ..checkpoints import read_checkpoint
+    from ..pretrained import resolve_model
 
-    state = read_checkpoint(Path(checkpoint))
+    state = read_checkpoint(Path(resolve_model(str(checkpoint), engine="torch")))
     if not isinstance(state, dict) or "hyper_parameters" not in state or "state_dict" not in state:
         raise CheckpointError(f"{what}{checkpoint} is not a lightocr Lightning checkpoint (no "
                               f"hyper_parameters/state_dict)")

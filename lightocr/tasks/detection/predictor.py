@@ -2,7 +2,6 @@
 boxes (``DBPostProcess``) in the page's own pixels; one row per box: ``x1,y1,...`` and its score. Needs numpy,
 OpenCV, Pillow and pyclipper."""
 from dataclasses import dataclass
-import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -10,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ...data.page_inputs import PageGeometry
-from ...predictor import Predictor, as_array
+from ...predictor import Predictor, as_array, picture_name
 from .postprocess import DBPostProcess
 
 
@@ -46,8 +45,7 @@ class DetectionPredictor(Predictor):
         pen = ImageDraw.Draw(page)
         for points, _ in prediction.boxes:
             pen.polygon([tuple(p) for p in points.tolist()], outline=(230, 0, 0), width=max(1, page.width // 400))
-        name = re.sub(r"[^\w.-]", "_", Path(key).stem)
-        page.save(self.draw / f"{name}.png")
+        page.save(self.draw / picture_name(key))
 
     def prepare(self, image: Image.Image) -> Tuple[np.ndarray, Tuple[float, float]]:
         return self.geometry.to_array(image)

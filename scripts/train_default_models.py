@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Train the models that ship inside lightocr (``lightocr.pretrained``), export them into the package and write
+their figures.
+
+Each model trains through the real command line (``lightocr fit``) in ``runs/default_models/<name>/`` for a time
+budget (``--minutes``: total training time, counted by Lightning's ``Timer`` across parts). The script resumes
+where a run stopped (``--ckpt_path auto``), so it can run in parts: stop it (Ctrl-C, SIGTERM) and run it again.
+A model whose budget is spent is exported as ``lightocr/weights/<name>.onnx`` (for reading) and
+``<name>.safetensors`` (its weights in half precision with its settings, for ``init_from`` and the torch
+engine), then scored on what it never saw:
+
+- ``lightocr-det`` (``configs/det_mobilenetv3.yaml``): trained on pages in every font but the held-out families
+  and on every background but the held-out kinds, as ``train_eval_det.py`` trains; scored on held-out pages
+  (ICDAR2015 hmean).
+- ``lightocr-rec-document`` (``configs/crnn_document.yaml``): trained on the config's document lines in the
+  training fonts; scored on document lines in the held-out families with mild distortions, by character error
+  rate and word accuracy (1 - word error rate), case-sensitive and not.
+
+The figures go to ``lightocr/weights/models.json`` and ``docs/benchmarks.md``.
+
+    python scripts/train_default_models.py [--models lightocr-det lightocr-rec-document] [--minutes 30 60]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from _report import HELD_OUT_FAMILIES, ROOT, split_fonts, write_section
+from train_eval_crnn import MILD, source_yaml
+from train_eval_det import held_out_pages, lightocr_finder, pages_yaml, score
+
+from lightocr.checkpoints import read_checkpoint, write_weights
+from lightocr.data import SyntheticTextSource
+from lightocr.data.transforms import augment_line, build_pipeline
+from lightocr.export import export_task
+from lightocr.pretrained import MODELS, WEIGHTS_DIR
+from lightocr.tasks import load_task
+
+CONFIGS = {"lightocr-det": "configs/det_mobilenetv3.yaml", "lightocr-rec-document": "configs/crnn_document.yaml"}
+EVAL_SEED = 7_777_001
+START, END = "<!-- default-models:start -->", "<!-- default-models:end -->"
+
+
+def overrides(name: str, train_fonts: List[str]) -> List[str]:
+    """The training data of a model: its config's sources, drawn in the training fonts only."""
+    if name == "lightocr-det":
+        return [f"--data.init_args.train_sources={pages_yaml(train_fonts, 1_000_000, 0)}",
+                f"--data.init_args.val_sources={pages_yaml(train_fonts, 100, 1_000_003)}"]
+    return [f"--data.init_args.train_sources={source_yaml(CONFIGS[name], train_fonts, 1_000_000, 0)}",
+            f"--data.init_args.val_sources={source_yaml(CONFIGS[name], train_fonts, 500, 1_000_003)}"]
+
+
+def trained_seconds(checkpoint: Path) -> float:
+    """The training time a checkpoint's ``Timer`` counted (all parts of the run)."""
+    callbacks = read_checkpoint(checkpoint).get("callbacks", {})
+    return max((float(state["time_elapsed"].get("train", 0.0)) for state in callbacks.values()
+                if isinstance(state, dict) and "time_elapsed" in state), default=0.0)
+
+
+def fit_in_parts(name: str, minutes: float, train_fonts: List[str]) -> Tuple[Optional[Path], bool]:
+    """Train ``name`` toward ``minutes`` of training, resuming its run; ``(last checkpoint, budget spent)``."""
+    run_dir = ROOT / "runs" / "default_models" / name
+    whole, seconds = int(minutes), int(round((minutes - int(minutes)) * 60))
+    command = [sys.executable, "-m", "lightocr", "fit", "--config", CONFIGS[name],
+               f"--trainer.max_time=00:{whole // 60:02d}:{whole % 60:02d}:{seconds:02d}",
+               f"--trainer.default_root_dir={run_dir}", "--trainer.enable_progress_bar=false",
+               *overrides(name, train_fonts), "--ckpt_path=auto"]
+    print(f"{name}: {' '.join(command[:8])} ...", flush=True)
+    code = subprocess.run(command, cwd=ROOT).returncode
+    checkpoints = sorted(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not checkpoints:
+        return None, False
+    spent = trained_seconds(checkpoints[-1])
+    print(f"{name}: exit code {code}, {spent / 60:.1f} of {minutes:g} training minutes", flush=True)
+    return checkpoints[-1], code == 0 and spent >= minutes * 60 - 30
+
+
+def score_recognizer(checkpoint: Path, held_out: List[str], lines: int) -> Dict[str, float]:
+    """CER and word accuracy (1 - WER) of the recognizer on document lines in the held-out families, mild tilt,
+    blur and noise, case-sensitive and case-folded."""
+    from torchmetrics.text import CharErrorRate, WordErrorRate
+
+    task = load_task(str(checkpoint))
+    config = json.loads(source_yaml(CONFIGS["lightocr-rec-document"], held_out, lines, EVAL_SEED))[0]["init_args"]
+    source = SyntheticTextSource(**config)
+    source.use_charset(task.charset.symbols, task.charset.case_sensitive)
+    augment, predictor = build_pipeline(MILD), task.predictor()
+    truths, reads = [], []
+    for start in range(0, lines, 64):
+        batch = [source.load(i) for i in range(start, min(lines, start + 64))]
+        reads += [row["text"] for row in predictor([augment_line(augment, image, EVAL_SEED + start + k)
+                                                    for k, (image, _, _) in enumerate(batch)], 64)]
+        truths += [text for _, text, _ in batch]
+    folded = [t.lower() for t in truths], [r.lower() for r in reads]
+    return dict(lines=lines, cer=float(CharErrorRate()(reads, truths)),
+                cer_folded=float(CharErrorRate()(folded[1], folded[0])),
+                word_acc=max(0.0, 1 - float(WordErrorRate()(reads, truths))),
+                word_acc_folded=max(0.0, 1 - float(WordErrorRate()(folded[1], folded[0]))))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--minutes", nargs="+", type=float, default=[30.0, 60.0],
+                        help="training minutes of each model, in the order of --models")
+    parser.add_argument("--eval-lines", type=int, default=1000)
+    parser.add_argument("--eval-pages", type=int, default=300)
+    args = parser.parse_args()
+    if len(args.minutes) != len(args.models):
+        parser.error(f"--minutes needs one value per model ({len(args.models)})")
+    train_fonts, held_out = split_fonts()
+    figures_file = WEIGHTS_DIR / "models.json"
+    figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+    WEIGHTS_DIR.mkdir(exist_ok=True)
+    for name, minutes in zip(args.models, args.minutes):
+        checkpoint, done = fit_in_parts(name, minutes, train_fonts)
+        if not done:
+            print(f"{name}: not finished; run this script again to continue", file=sys.stderr)
+            return 1
+        task = load_task(str(checkpoint))
+        export_task(task, WEIGHTS_DIR / f"{name}.onnx")
+        write_weights(task.half(), WEIGHTS_DIR / f"{name}.safetensors")
+        record = dict(config=CONFIGS[name], minutes=minutes, steps=int(read_checkpoint(checkpoint)["global_step"]),
+                      machine=f"{torch.get_num_threads()} CPU threads", date=time.strftime("%Y-%m-%d"))
+        if name == "lightocr-det":
+            with tempfile.TemporaryDirectory() as folder:
+                record.update(score(lightocr_finder(checkpoint, Path(folder)), held_out_pages(held_out,
+                                                                                                args.eval_pages)))
+        else:
+            record.update(score_recognizer(checkpoint, held_out, args.eval_lines))
+        figures[name] = record
+        figures_file.write_text(json.dumps(figures, indent=1) + "\n")
+        print(json.dumps({name: record}, indent=1), flush=True)
+    write_section(ROOT / "docs" / "benchmarks.md", report(figures), START, END)
+    return 0
+
+
+def report(figures: Dict[str, dict]) -> str:
+    rows = []
+    for name, record in figures.items():
+        if name == "lightocr-det":
+            result = (f"hmean {record['all']['hmean']:.3f} (precision {record['all']['precision']:.3f}, recall "
+                      f"{record['all']['recall']:.3f}) on held-out pages")
+        else:
+            result = (f"CER {100 * record['cer']:.2f}% (case-folded {100 * record['cer_folded']:.2f}%), word "
+                      f"accuracy {100 * record['word_acc']:.2f}% (case-folded {100 * record['word_acc_folded']:.2f}%) "
+                      f"on {record['lines']} document lines")
+        rows.append(f"| {name} | `{record['config']}` | {record['minutes']:g} min, {record['steps']} steps, "
+                    f"{record['machine']}, {record['date']} | {result} |")
+    return "\n".join([
+        START, "## The models that ship with lightocr", "",
+        "Command: `python scripts/train_default_models.py`. Trained from scratch on synthetic data in every font "
+        f"but the held-out families ({', '.join(f[:-1] for f in HELD_OUT_FAMILIES)}), scored in those families.",
+        "", "| model | config | training | held-out figures |", "|---|---|---|---|", *rows, END])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

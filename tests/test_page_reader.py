@@ -1,0 +1,189 @@
+"""The page reader as users run it: `lightocr read` on real files with a detector and a recognizer (the shipped
+detector, small recognizers written to disk), its outputs (rows, JSON, drawn pages), its bad inputs; and its
+parts on pages whose answers are known by construction (line crops, reading order)."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from lightocr.data.geometry import LineGeometry
+from lightocr.data.pages import SyntheticPageSource
+from lightocr.errors import ModelFileError
+from lightocr.page_reader import PageReader, crop_line, reading_order
+from lightocr.pretrained import WEIGHTS_DIR
+
+from .test_cli import BIN, run
+
+SHIPPED_DETECTOR = WEIGHTS_DIR / "lightocr-det.onnx"
+
+
+def box(x0, y0, x1, y1):
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+# reading order -------------------------------------------------------------------------------------------
+def test_columns_are_read_one_after_the_other():
+    heading = box(20, 10, 170, 40)
+    left = [box(20, y, 180 - (y % 30), y + 16) for y in (50, 76, 101, 128, 150)]
+    right = [box(200, y, 380, y + 16) for y in (12, 40, 63, 92, 117, 139)]  # another spacing: not rows
+    lines = [right[2], left[0], heading, right[0], left[3], right[5], left[1], right[1], left[4], right[3],
+             left[2], right[4]]
+    order = [lines[i].tolist() for i in reading_order(lines)]
+    assert order == [b.tolist() for b in [heading, *left, *right]]
+
+
+def test_a_form_and_a_receipt_are_read_row_by_row():
+    cells = {(r, c): box(10 + 120 * c, 10 + 40 * r, 10 + 120 * c + 60 + 7 * ((r + c) % 4), 30 + 40 * r)
+             for r in range(4) for c in range(3) if (r, c) != (2, 1)}  # one empty cell
+    shuffled = list(cells.values())[::-1]
+    assert [shuffled[i].tolist() for i in reading_order(shuffled)] == [b.tolist() for b in cells.values()]
+    title = box(60, 5, 200, 30)
+    rows = [(box(20, y, 90 + y % 40, y + 14), box(190, y + 1, 230, y + 13)) for y in range(50, 260, 26)]
+    receipt = [title] + [b for row in rows for b in row]
+    assert reading_order(receipt[::-1]) == list(range(len(receipt)))[::-1]
+
+
+def test_tilted_lines_of_a_paragraph_keep_their_order():
+    centre = np.array([200, 150], np.float32)
+    turn = cv2.getRotationMatrix2D((200, 150), 3, 1.0)[:, :2]
+    lines = [(box(30, y, 370, y + 18) - centre) @ turn.T + centre for y in range(20, 280, 26)]
+    assert reading_order(lines[::-1]) == list(range(len(lines)))[::-1]
+    assert reading_order([]) == []
+
+
+# crops ---------------------------------------------------------------------------------------------------
+def written_line(text="Quartz 42", size=40):
+    font = ImageFont.load_default(size)
+    left, top, right, bottom = font.getbbox(text)
+    line = Image.new("L", (right - left + 16, bottom - top + 12), 255)
+    ImageDraw.Draw(line).text((8 - left, 6 - top), text, font=font, fill=0)
+    return np.asarray(line)
+
+
+@pytest.mark.parametrize("angle", [0, 12, -25])
+def test_a_tilted_line_is_cut_out_upright_at_its_own_size(angle):
+    line = written_line()
+    height, width = line.shape
+    page = np.full((600, 700), 255, np.uint8)
+    page[200:200 + height, 150:150 + width] = line
+    centre = (150 + width / 2, 200 + height / 2)
+    turn = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    page = cv2.warpAffine(page, turn, (700, 600), borderValue=255)
+    corners = box(150, 200, 150 + width, 200 + height)
+    quad = np.hstack([corners, np.ones((4, 1), np.float32)]) @ turn.T
+    crop = crop_line(np.stack([page] * 3, -1), quad[[1, 2, 3, 0]])  # any starting corner
+    assert abs(crop.shape[0] - height) <= 1 and abs(crop.shape[1] - width) <= 1
+    upright = cv2.resize(crop[..., 0], (width, height)).astype(np.float32)
+    assert np.corrcoef(upright.ravel(), line.astype(np.float32).ravel())[0, 1] > 0.9
+
+
+# the reader, in Python ------------------------------------------------------------------------------------
+def line_recognizer(tmp_path, channels=3, name="rec.onnx"):
+    """An untrained small recognizer, exported: what it reads is noise, how it is fed is not."""
+    from lightocr.export import export_task
+    from lightocr.tasks import TextRecognitionTask
+    task = TextRecognitionTask(charset=list("abcdefghij "), in_chans=channels,
+                               input_geometry=LineGeometry(channels=channels).as_dict(),
+                               backbone="lo_mobilenetv3_small_050", neck_kwargs=dict(hidden_size=8))
+    return export_task(task, tmp_path / name)
+
+
+def test_narrow_and_tall_crops_are_read_and_channels_converted(tmp_path):
+    reader = PageReader(det=str(SHIPPED_DETECTOR), rec=str(line_recognizer(tmp_path, channels=1)))
+    page = Image.new("RGB", (300, 200), (250, 240, 230))
+    boxes = [(box(10, 10, 12, 40), 0.9),        # 2 px wide: padded to the recognizer's least width
+             (box(100, 20, 130, 180), 0.8),     # taller than wide: read turned both ways, the better kept
+             (box(150, 60, 290, 90), 0.7)]
+    lines = reader.read_lines(page, boxes)
+    assert sorted(line.score for line in lines) == [0.7, 0.8, 0.9]
+    assert all(isinstance(line.text, str) and 0 <= line.confidence <= 1 for line in lines)
+
+
+def test_a_detector_and_a_recognizer_swapped_are_both_named(tmp_path):
+    rec = str(line_recognizer(tmp_path))
+    with pytest.raises(ModelFileError, match=r"det .*rec\.onnx is a text-recognition model and rec .*lightocr-det"
+                                             r"\.onnx a text-detection one \(given the other way round\? swap"):
+        PageReader(det=rec, rec=str(SHIPPED_DETECTOR))
+
+
+# the command line -----------------------------------------------------------------------------------------
+def page_with_lines(path, texts, size=(640, 360)):
+    """A white page with ``texts`` written in large print, one per line, and where each line is."""
+    image = Image.new("RGB", size, "white")
+    pen, font, places = ImageDraw.Draw(image), ImageFont.load_default(30), []
+    for number, text in enumerate(texts):
+        left, top, right, bottom = pen.textbbox((40, 40 + 70 * number), text, font=font)
+        pen.text((40, 40 + 70 * number), text, font=font, fill="black")
+        places.append((left, top, right, bottom))
+    image.save(path)
+    return places
+
+
+def test_read_prints_each_line_with_its_box_as_json_and_drawn(tmp_path):
+    rec = line_recognizer(tmp_path)
+    places = page_with_lines(tmp_path / "page.png", ["a bad cafe", "hidden jade", "big deed 12"])
+    command = [str(BIN / "lightocr"), "read", "--det", str(SHIPPED_DETECTOR), "--rec", str(rec)]
+    rows = [r.split("\t") for r in run(command + [str(tmp_path / "page.png")], tmp_path).stdout.splitlines()]
+    assert [r[1] for r in rows] == ["1", "2", "3"] and all(len(r) == 5 for r in rows)
+    for row, (left, top, right, bottom) in zip(rows, places):  # each line found where it was written, in order
+        xs, ys = np.array(row[2].split(","), float).reshape(4, 2).T
+        assert abs(ys.mean() - (top + bottom) / 2) < 10 and xs.min() < left + 15 and xs.max() > right - 15
+    document = json.loads(run(command + ["--json", "--draw", str(tmp_path / "drawn"), str(tmp_path / "page.png")],
+                              tmp_path).stdout)
+    lines = document["pages"][0]["lines"]
+    assert [(line["line"], line["text"]) for line in lines] == [(int(r[1]), r[3]) for r in rows]
+    assert [",".join(str(v) for p in line["polygon"] for v in p) for line in lines] == [r[2] for r in rows]
+    drawn = Image.open(tmp_path / "drawn" / "page.png")
+    assert drawn.size == (2 * 640, 360)  # the page beside its text
+
+
+def test_bad_pages_are_named_and_the_others_read(tmp_path):
+    rec = line_recognizer(tmp_path)
+    page_with_lines(tmp_path / "good.png", ["cafe bead"])
+    Image.new("RGB", (400, 300), "white").save(tmp_path / "blank.png")
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    Image.new("1", (20000, 20000)).save(tmp_path / "huge.png")
+    pages = [tmp_path / name for name in ("corrupt.png", "blank.png", "huge.png", "good.png")]
+    result = run([str(BIN / "lightocr"), "read", "--det", str(SHIPPED_DETECTOR), "--rec", str(rec),
+                  *map(str, pages)], tmp_path, check=False)
+    assert result.returncode == 1
+    assert [r.split("\t")[0] for r in result.stdout.splitlines()] == [str(pages[3])]
+    errors = result.stderr.splitlines()
+    assert any(e.startswith(f"{pages[0]}: ") for e in errors)
+    assert f"{pages[1]}: no text found" in errors
+    # refused before decoding, by Pillow's decompression-bomb guard (lightocr's max_pixels is lower still)
+    assert any(e.startswith(f"{pages[2]}: ") and "400000000 pixels" in e and "exceeds limit of" in e
+               for e in errors), errors
+    only_blank = run([str(BIN / "lightocr"), "read", "--det", str(SHIPPED_DETECTOR), "--rec", str(rec),
+                      str(pages[1])], tmp_path, check=False)
+    assert only_blank.returncode == 0 and only_blank.stdout == ""
+
+
+def test_rec_alone_reads_line_images_and_the_wrong_kind_of_model_is_named(tmp_path):
+    rec = line_recognizer(tmp_path)
+    Image.fromarray(written_line("bad cafe")).save(tmp_path / "line.png")
+    rows = run([str(BIN / "lightocr"), "read", "--rec", str(rec), str(tmp_path / "line.png")], tmp_path).stdout
+    assert [r.split("\t")[0] for r in rows.splitlines()] == [str(tmp_path / "line.png")]
+    assert len(rows.splitlines()[0].split("\t")) == 3
+    refused = run([str(BIN / "lightocr"), "read", "--rec", str(SHIPPED_DETECTOR), str(tmp_path / "line.png")],
+                  tmp_path, check=False)
+    assert refused.returncode == 1 and "is a text-detection model, not a text-recognition one" in refused.stderr
+    swapped = run([str(BIN / "lightocr"), "read", "--det", str(rec), "--rec", str(SHIPPED_DETECTOR),
+                   str(tmp_path / "line.png")], tmp_path, check=False)
+    assert swapped.returncode == 1 and "swap them" in swapped.stderr and "Traceback" not in swapped.stderr
+
+
+def test_synthetic_page_lines_come_back_in_the_order_they_were_written():
+    """Reading order against the page renderer's own order (columns one after the other, forms row by row), on
+    the true boxes of rendered pages of every layout. Columns whose lines stand level by chance read as rows (the
+    boxes alone cannot tell), so a few pages may differ."""
+    for layout in ("paragraph", "columns", "form", "receipt", "label"):
+        source = SyntheticPageSource(40, seed=11, layouts=[layout], font_dirs=[])
+        agree = 0
+        for index in range(len(source)):
+            _, regions, key = source.load(index)
+            polygons = [np.asarray(r.polygon, np.float32) for r in regions]
+            agree += reading_order(polygons) == list(range(len(polygons)))
+        assert agree >= 0.85 * len(source), (layout, agree)
