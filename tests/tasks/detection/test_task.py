@@ -154,3 +154,22 @@ def test_bad_regions_are_counted_and_odd_pages_are_samples():
     assert batch["prob"][0].sum() > 0 and batch["prob"][1].sum() == 0 and batch["prob"][2].sum() == 0
     with pytest.raises(BadSampleError, match="page0: region 1 .*fewer than 3 points"):
         PageDataset(OddPages(), PageGeometry(size=64), on_error="raise")[0]
+
+
+def test_a_run_starts_from_the_shipped_detector_by_name(tmp_path):
+    """``init_from: lightocr-det``: the weights that ship in the package, no file to find; lr 0 keeps them."""
+    from safetensors.torch import load_file
+    from lightocr.pretrained import WEIGHTS_DIR
+
+    result = run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / "det_mobilenetv3.yaml"),
+                  "--model.init_args.init_from=lightocr-det", "--model.init_args.lr=0", "--trainer.max_steps=1",
+                  "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
+                  "--data.init_args.size=96", "--data.init_args.train_crop=64", "--data.init_args.batch_size=2",
+                  "--data.init_args.num_workers=0", f"--data.init_args.train_sources={json.dumps([pages(4, 0)])}"],
+                 tmp_path, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"))
+    assert "init_from: " in result.stdout + result.stderr
+    trained = checkpoint(tmp_path / "runs" / "det_mobilenetv3" / "version_0" / "checkpoints" / "last.ckpt")
+    shipped = load_file(str(WEIGHTS_DIR / "lightocr-det.safetensors"))
+    for name, value in shipped.items():
+        if name.endswith(("weight", "bias")) and "bn" not in name.lower():
+            assert torch.equal(trained["state_dict"][name], value.float()), name
