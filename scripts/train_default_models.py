@@ -152,8 +152,9 @@ def report(figures: Dict[str, dict]) -> str:
             result = (f"CER {100 * record['cer']:.2f}% (case-folded {100 * record['cer_folded']:.2f}%), word "
                       f"accuracy {100 * record['word_acc']:.2f}% (case-folded {100 * record['word_acc_folded']:.2f}%) "
                       f"on {record['lines']} document lines")
+        origin = f"; {record['trained_by']}" if "trained_by" in record else ""  # a run this script adopted
         rows.append(f"| {name} | `{record['config']}` | {record['minutes']:g} min, {record['steps']} steps, "
-                    f"{record['machine']}, {record['date']} | {result} |")
+                    f"{record['machine']}, {record['date']}{origin} | {result} |")
     return "\n".join([
         START, "## The models that ship with lightocr", "",
         "Command: `python scripts/train_default_models.py`. Trained from scratch on synthetic data in every font "
