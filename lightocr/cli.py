@@ -150,6 +150,8 @@ def read_main(argv: List[str]) -> int:
         Path(args.draw).mkdir(parents=True, exist_ok=True)
     failed, results = 0, []
     for result in reader.read(args.images):
+        if args.json:
+            results.append(dataclasses.replace(result, image=None))  # the lines, not the pages, kept
         if result.error is not None:
             print(f"{result.key}: {result.error}", file=sys.stderr)
             failed += 1
@@ -158,9 +160,7 @@ def read_main(argv: List[str]) -> int:
             print(f"{result.key}: no text found", file=sys.stderr)
         if args.draw:
             draw_page(result.image, result.lines).save(Path(args.draw) / picture_name(result.key))
-        if args.json:
-            results.append(dataclasses.replace(result, image=None))  # the rows, not the pages, kept
-        else:
+        if not args.json:
             for row in tsv_lines(result):
                 print(row)
     if args.json:

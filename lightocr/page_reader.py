@@ -201,7 +201,8 @@ class PageReader:
                     yield PageResult(key, self.read_lines(image, found.boxes), image=image)
 
     def read_lines(self, page: Image.Image, boxes: List[Tuple[np.ndarray, float]]) -> List[TextLine]:
-        """The recognized lines of the detected ``boxes`` of ``page``, in reading order."""
+        """The recognized lines of the detected ``boxes`` of ``page``, in reading order; a box in which the
+        recognizer reads nothing is left out."""
         if not boxes:
             return []
         pixels = np.asarray(page.convert("RGB"))
@@ -218,7 +219,7 @@ class PageReader:
             if owner not in best or reading.confidence > best[owner].confidence:
                 best[owner] = reading
         lines = [TextLine(np.asarray(polygon, np.float32), best[i].text, best[i].confidence, score)
-                 for i, (polygon, score) in enumerate(boxes)]
+                 for i, (polygon, score) in enumerate(boxes) if best[i].text.strip()]  # a box read as nothing goes
         return [lines[i] for i in reading_order([line.polygon for line in lines])]
 
     def recognize(self, crops: List[Image.Image]) -> List[Any]:

@@ -156,6 +156,11 @@ def test_bad_pages_are_named_and_the_others_read(tmp_path):
     # refused before decoding, by Pillow's decompression-bomb guard (lightocr's max_pixels is lower still)
     assert any(e.startswith(f"{pages[2]}: ") and "400000000 pixels" in e and "exceeds limit of" in e
                for e in errors), errors
+    document = json.loads(run([str(BIN / "lightocr"), "read", "--det", str(SHIPPED_DETECTOR), "--rec", str(rec),
+                               "--json", *map(str, pages)], tmp_path, check=False).stdout)
+    assert [(page["path"], page["error"] is None, len(page["lines"]) > 0) for page in document["pages"]] == [
+        (str(pages[0]), False, False), (str(pages[1]), True, False), (str(pages[2]), False, False),
+        (str(pages[3]), True, True)]
     only_blank = run([str(BIN / "lightocr"), "read", "--det", str(SHIPPED_DETECTOR), "--rec", str(rec),
                       str(pages[1])], tmp_path, check=False)
     assert only_blank.returncode == 0 and only_blank.stdout == ""
@@ -187,3 +192,16 @@ def test_synthetic_page_lines_come_back_in_the_order_they_were_written():
             polygons = [np.asarray(r.polygon, np.float32) for r in regions]
             agree += reading_order(polygons) == list(range(len(polygons)))
         assert agree >= 0.85 * len(source), (layout, agree)
+
+
+def test_reading_pages_with_exported_models_loads_neither_torch_nor_lightning(tmp_path):
+    import subprocess
+    import sys
+    rec = line_recognizer(tmp_path)
+    page_with_lines(tmp_path / "page.png", ["cafe bead"])
+    script = ("import sys, lightocr; lines = lightocr.PageReader(det=sys.argv[1], rec=sys.argv[2])(sys.argv[3]); "
+              "print(len(lines), any(m in sys.modules for m in ('torch', 'lightning', 'timm')))")
+    done = subprocess.run([sys.executable, "-c", script, str(SHIPPED_DETECTOR), str(rec), str(tmp_path / "page.png")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "False"]
