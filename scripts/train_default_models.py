@@ -117,7 +117,6 @@ def main() -> int:
         parser.error(f"--minutes needs one value per model ({len(args.models)})")
     train_fonts, held_out = split_fonts()
     figures_file = WEIGHTS_DIR / "models.json"
-    figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}
     WEIGHTS_DIR.mkdir(exist_ok=True)
     for name, minutes in zip(args.models, args.minutes):
         checkpoint, done = fit_in_parts(name, minutes, train_fonts)
@@ -135,10 +134,11 @@ def main() -> int:
                                                                                                 args.eval_pages)))
         else:
             record.update(score_recognizer(checkpoint, held_out, args.eval_lines))
+        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}  # as it is now, not at start
         figures[name] = record
         figures_file.write_text(json.dumps(figures, indent=1) + "\n")
         print(json.dumps({name: record}, indent=1), flush=True)
-    write_section(ROOT / "docs" / "benchmarks.md", report(figures), START, END)
+    write_section(ROOT / "docs" / "benchmarks.md", report(json.loads(figures_file.read_text())), START, END)
     return 0
 
 
