@@ -30,6 +30,9 @@ from .predictor import ImageInput, Predictor, open_predictor
 from .pretrained import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 
 DETECTION, RECOGNITION = "text-detection", "text-recognition"
+# margins of a line crop, times its height: the mean of the synthetic lines' (LineRenderer: up to half the ink
+# height left and right, a quarter above and below)
+CROP_MARGIN = (0.25, 0.1)
 ModelInput = Union[str, Path, Predictor, None]
 
 
@@ -66,15 +69,18 @@ def quadrilateral(polygon: np.ndarray) -> np.ndarray:
     return order_quad(points if len(points) == 4 else cv2.boxPoints(cv2.minAreaRect(points)))
 
 
-def crop_line(page: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+def crop_line(page: np.ndarray, polygon: np.ndarray, margin: Tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """The pixels of a line's quadrilateral mapped onto an upright rectangle as long and as high as its edges
-    (``cv2.warpPerspective``); at least one pixel each way."""
+    (``cv2.warpPerspective``), grown by ``margin`` (along, across) times its height on each side, as the
+    recognizer's training lines have margins around their ink; at least one pixel each way."""
     quad = quadrilateral(polygon)
     top_left, top_right, bottom_right, bottom_left = quad
     width = max(np.linalg.norm(top_right - top_left), np.linalg.norm(bottom_right - bottom_left))
     height = max(np.linalg.norm(bottom_left - top_left), np.linalg.norm(bottom_right - top_right))
-    width, height = max(1, int(round(width))), max(1, int(round(height)))
-    target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    along, across = margin[0] * min(width, height), margin[1] * min(width, height)
+    width, height = max(1, int(round(width + 2 * along))), max(1, int(round(height + 2 * across)))
+    target = np.float32([[along, across], [width - along, across], [width - along, height - across],
+                         [along, height - across]])
     transform = cv2.getPerspectiveTransform(quad, target)
     return cv2.warpPerspective(page, transform, (width, height), flags=cv2.INTER_CUBIC,
                                borderMode=cv2.BORDER_REPLICATE)
@@ -208,7 +214,7 @@ class PageReader:
         pixels = np.asarray(page.convert("RGB"))
         crops, owners = [], []  # a tall crop is read turned both ways: two crops for one box
         for number, (polygon, _) in enumerate(boxes):
-            crop = crop_line(pixels, polygon)
+            crop = crop_line(pixels, polygon, CROP_MARGIN)
             turns = (1, 3) if crop.shape[0] > crop.shape[1] else (0,)
             for turn in turns:
                 crops.append(Image.fromarray(np.ascontiguousarray(np.rot90(crop, turn))))
