@@ -205,3 +205,14 @@ def test_reading_pages_with_exported_models_loads_neither_torch_nor_lightning(tm
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "False"]
+
+
+def test_read_with_no_flags_reads_a_page_with_the_shipped_models(tmp_path):
+    """`lightocr read page.png` after install: the models in the package, no download, no option."""
+    from torchmetrics.text import CharErrorRate
+    texts = ["Invoice 2024-117", "Total due: $512.40", "Thank you, come again!"]
+    page_with_lines(tmp_path / "page.png", texts)
+    result = run([str(BIN / "lightocr"), "read", str(tmp_path / "page.png")], tmp_path)
+    rows = [r.split("\t") for r in result.stdout.splitlines()]
+    assert [r[1] for r in rows] == ["1", "2", "3"]
+    assert float(CharErrorRate()([r[3] for r in rows], texts)) <= 0.1, rows

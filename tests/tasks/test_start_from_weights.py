@@ -130,3 +130,16 @@ def test_a_classifier_maps_its_rows_by_class_name(tmp_path):
     unrelated = ImageClassificationTask(classes=["x", "y"], backbone="lo_mobilenetv3_small_050")
     with pytest.warns(UserWarning, match="no classes in common .* nothing is carried but the backbone and neck"):
         unrelated.start_from(str(saved))
+
+
+def test_a_recognizer_starts_from_the_shipped_document_model_by_name(tmp_path):
+    """``init_from: lightocr-rec-document``: fine-tuning a user's alphabet starts from the model in the package;
+    its printable rows are carried by symbol."""
+    new = tmp_path / "new.txt"
+    new.write_text("\n".join("0123456789abcdefghijklmnopqrstuvwxyzäöüß€"), encoding="utf-8")
+    result = fit(tmp_path, "--trainer.max_steps=1", "--trainer.val_check_interval=1",
+                 "--model.init_args.backbone=lo_mobilenetv3_small_100",
+                 "--model.init_args.neck_kwargs={hidden_size: 96, num_layers: 2, residual: true}",
+                 "--model.init_args.init_from=lightocr-rec-document", f"--data.init_args.charset={new}",
+                 train=[lines(8, 0)], val=[lines(4, 1)])
+    assert "init_from: 36 symbols carried, 5 new (ä, ö, ü, ß, €), 59 dropped" in result.stderr + result.stdout
