@@ -387,7 +387,7 @@ class TextSampler:
         text = ""
         while True:
             word = words[min(int(np.searchsorted(cumulative, rng.random())), len(words) - 1)]
-            if rng.random() < self.punctuation_ratio:
+            if self.punctuation_ratio and rng.random() < self.punctuation_ratio:  # no draw when off: the same lines
                 word = self.punctuated(word, rng)
             candidate = f"{text} {word}" if text else word
             if len(candidate) > max(length, len(word) if not text else 0) or (text and " " not in self.alphabet):
