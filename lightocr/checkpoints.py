@@ -282,11 +282,10 @@ def read_weights(path: Path) -> Dict[str, Any]:
     """A file of ``write_weights`` as a checkpoint's ``hyper_parameters`` and ``state_dict``; a safetensors
     file without them (a backbone's weights) has no ``hyper_parameters``."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
-    with safe_open(str(path), "pt") as opened:
+    with safe_open(str(path), "pt") as opened:  # the tensors and the metadata from one opening of the file
         metadata = opened.metadata() or {}
-    state = dict(state_dict=load_file(str(path)))
+        state = dict(state_dict={name: opened.get_tensor(name) for name in opened.keys()})
     if HPARAMS_KEY in metadata:
         state["hyper_parameters"] = json.loads(metadata[HPARAMS_KEY])
     return state
