@@ -5,6 +5,9 @@ their figures.
 Each model trains through the real command line (``lightocr fit``) in ``runs/default_models/<name>/`` for a time
 budget (``--minutes``: total training time, counted by Lightning's ``Timer`` across parts). The script resumes
 where a run stopped (``--ckpt_path auto``), so it can run in parts: stop it (Ctrl-C, SIGTERM) and run it again.
+With ``--from-shipped`` a model trains on from the weights that ship now (``init_from`` its name, a new run in
+``runs/default_models/<name>-continued/``: fresh optimizer and schedule, the config as it is now), and its figures
+keep the earlier parts.
 A model whose budget is spent is exported as ``lightocr/weights/<name>.onnx`` (for reading) and
 ``<name>.safetensors`` (its weights in half precision with its settings, for ``init_from`` and the torch
 engine), then scored on what it never saw:
@@ -19,6 +22,7 @@ engine), then scored on what it never saw:
 The figures go to ``lightocr/weights/models.json`` and ``docs/benchmarks.md``.
 
     python scripts/train_default_models.py [--models lightocr-det lightocr-rec-document] [--minutes 30 60]
+                                           [--from-shipped]
 """
 from __future__ import annotations
 
@@ -64,14 +68,17 @@ def trained_seconds(checkpoint: Path) -> float:
                 if isinstance(state, dict) and "time_elapsed" in state), default=0.0)
 
 
-def fit_in_parts(name: str, minutes: float, train_fonts: List[str]) -> Tuple[Optional[Path], bool]:
-    """Train ``name`` toward ``minutes`` of training, resuming its run; ``(last checkpoint, budget spent)``."""
-    run_dir = ROOT / "runs" / "default_models" / name
+def fit_in_parts(name: str, minutes: float, train_fonts: List[str],
+                 from_shipped: bool = False) -> Tuple[Optional[Path], bool]:
+    """Train ``name`` toward ``minutes`` of training, resuming its run (``from_shipped``: a run started from the
+    shipped weights); ``(last checkpoint, budget spent)``."""
+    run_dir = ROOT / "runs" / "default_models" / (f"{name}-continued" if from_shipped else name)
+    start = [f"--model.init_args.init_from={name}"] if from_shipped else []
     whole, seconds = int(minutes), int(round((minutes - int(minutes)) * 60))
     command = [sys.executable, "-m", "lightocr", "fit", "--config", CONFIGS[name],
                f"--trainer.max_time=00:{whole // 60:02d}:{whole % 60:02d}:{seconds:02d}",
                f"--trainer.default_root_dir={run_dir}", "--trainer.enable_progress_bar=false",
-               *overrides(name, train_fonts), "--ckpt_path=auto"]
+               *overrides(name, train_fonts), *start, "--ckpt_path=auto"]
     print(f"{name}: {' '.join(command[:8])} ...", flush=True)
     code = subprocess.run(command, cwd=ROOT).returncode
     checkpoints = sorted(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
@@ -112,6 +119,8 @@ def main() -> int:
                         help="training minutes of each model, in the order of --models")
     parser.add_argument("--eval-lines", type=int, default=1000)
     parser.add_argument("--eval-pages", type=int, default=300)
+    parser.add_argument("--from-shipped", action="store_true",
+                        help="train on from the shipped weights of each model rather than from scratch")
     args = parser.parse_args()
     if len(args.minutes) != len(args.models):
         parser.error(f"--minutes needs one value per model ({len(args.models)})")
@@ -119,22 +128,27 @@ def main() -> int:
     figures_file = WEIGHTS_DIR / "models.json"
     WEIGHTS_DIR.mkdir(exist_ok=True)
     for name, minutes in zip(args.models, args.minutes):
-        checkpoint, done = fit_in_parts(name, minutes, train_fonts)
+        checkpoint, done = fit_in_parts(name, minutes, train_fonts, args.from_shipped)
         if not done:
             print(f"{name}: not finished; run this script again to continue", file=sys.stderr)
             return 1
         task = load_task(str(checkpoint))
         export_task(task, WEIGHTS_DIR / f"{name}.onnx")
         write_weights(task.half(), WEIGHTS_DIR / f"{name}.safetensors")
-        record = dict(config=CONFIGS[name], minutes=minutes, steps=int(read_checkpoint(checkpoint)["global_step"]),
-                      machine=f"{torch.get_num_threads()} CPU threads", date=time.strftime("%Y-%m-%d"))
+        part = dict(config=CONFIGS[name], minutes=minutes, steps=int(read_checkpoint(checkpoint)["global_step"]),
+                    machine=f"{torch.get_num_threads()} CPU threads", date=time.strftime("%Y-%m-%d"))
+        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}  # as it is now, not at start
+        earlier = figures.get(name, {}) if args.from_shipped else {}
+        first = {k: earlier[k] for k in [*part, "trained_by"] if k in earlier}  # a record written before parts
+        parts = earlier.get("parts", [first] if earlier else []) + [part]
+        record = dict(part, minutes=sum(p["minutes"] for p in parts), steps=sum(p["steps"] for p in parts),
+                      parts=parts)
         if name == "lightocr-det":
             with tempfile.TemporaryDirectory() as folder:
                 record.update(score(lightocr_finder(checkpoint, Path(folder)), held_out_pages(held_out,
                                                                                                 args.eval_pages)))
         else:
             record.update(score_recognizer(checkpoint, held_out, args.eval_lines))
-        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}  # as it is now, not at start
         figures[name] = record
         figures_file.write_text(json.dumps(figures, indent=1) + "\n")
         print(json.dumps({name: record}, indent=1), flush=True)
@@ -152,12 +166,16 @@ def report(figures: Dict[str, dict]) -> str:
             result = (f"CER {100 * record['cer']:.2f}% (case-folded {100 * record['cer_folded']:.2f}%), word "
                       f"accuracy {100 * record['word_acc']:.2f}% (case-folded {100 * record['word_acc_folded']:.2f}%) "
                       f"on {record['lines']} document lines")
-        origin = f"; {record['trained_by']}" if "trained_by" in record else ""  # a run this script adopted
-        rows.append(f"| {name} | `{record['config']}` | {record['minutes']:g} min, {record['steps']} steps, "
-                    f"{record['machine']}, {record['date']}{origin} | {result} |")
+        parts = record.get("parts", [record])
+        training = "; then ".join(f"{p['minutes']:g} min, {p['steps']} steps, {p['machine']}, {p['date']}" +
+                                  (f" ({p['trained_by']})" if "trained_by" in p else "")  # a run it adopted
+                                  for p in parts)
+        if len(parts) > 1:
+            training += f"; each part from the weights of the one before (`--from-shipped`), {record['minutes']:g} min"
+        rows.append(f"| {name} | `{record['config']}` | {training} | {result} |")
     return "\n".join([
         START, "## The models that ship with lightocr", "",
-        "Command: `python scripts/train_default_models.py`. Trained from scratch on synthetic data in every font "
+        "Command: `python scripts/train_default_models.py`. Trained on synthetic data in every font "
         f"but the held-out families ({', '.join(f[:-1] for f in HELD_OUT_FAMILIES)}), scored in those families.",
         "", "| model | config | training | held-out figures |", "|---|---|---|---|", *rows, END])
 
