@@ -136,11 +136,13 @@ def main() -> int:
         export_task(task, WEIGHTS_DIR / f"{name}.onnx")
         write_weights(task.half(), WEIGHTS_DIR / f"{name}.safetensors")
         part = dict(config=CONFIGS[name], minutes=minutes, steps=int(read_checkpoint(checkpoint)["global_step"]),
-                    machine=f"{torch.get_num_threads()} CPU threads", date=time.strftime("%Y-%m-%d"))
+                    machine=f"{torch.get_num_threads()} CPU threads", date=time.strftime("%Y-%m-%d"),
+                    run=str(checkpoint.parent.parent.relative_to(ROOT)))
         figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}  # as it is now, not at start
         earlier = figures.get(name, {}) if args.from_shipped else {}
         first = {k: earlier[k] for k in [*part, "trained_by"] if k in earlier}  # a record written before parts
-        parts = earlier.get("parts", [first] if earlier else []) + [part]
+        parts = [p for p in earlier.get("parts", [first] if earlier else []) if p.get("run") != part["run"]] + [part]
+        # (a run exported again, its budget spent before, replaces its own part rather than adding it twice)
         record = dict(part, minutes=sum(p["minutes"] for p in parts), steps=sum(p["steps"] for p in parts),
                       parts=parts)
         if name == "lightocr-det":
