@@ -106,7 +106,8 @@ def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: fl
     one's height or more: a row) or offset (sharing less: columns of independent spacing); a line with nothing
     beside it (an empty cell) does not count. Rows when at most ``most_offset`` of the lines that have something
     beside them are offset. Columns whose lines happen to stand level read as rows: the boxes alone cannot tell
-    them apart (on the synthetic pages, 7% of column pages and 2.5% of forms are read in the other order)."""
+    them apart (on 100 synthetic pages of each kind tilted up to 2 degrees, 3 column pages and 2 forms are read
+    in the other order)."""
     group = np.concatenate([np.full(len(column), number) for number, column in enumerate(columns)])
     lines = np.concatenate(columns)
     top, bottom = bounds[lines, 1], bounds[lines, 3]
@@ -121,18 +122,45 @@ def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: fl
 
 
 def reading_order(polygons: Sequence[np.ndarray]) -> List[int]:
-    """The indices of the lines in reading order, by recursive XY-cut of their bounding boxes: groups separated
-    by an empty vertical strip are columns, read left to right (unless their lines stand side by side in rows,
-    as a form's cells do), groups separated by an empty horizontal strip are read top to bottom; lines that no
-    strip separates are read by their centre's height, then from the left. The vertical extents are trimmed by a
-    sixth of each line's height, so that slightly tilted neighbours do not touch."""
+    """The indices of the lines in reading order, by recursive XY-cut of their bounding boxes once the page is
+    turned level (``page_skew``): groups separated by an empty vertical strip are columns, read left to right
+    (unless their lines stand side by side in rows, as a form's cells do), groups separated by an empty
+    horizontal strip are read top to bottom; lines that no strip separates are read in rows (``_touching_rows``).
+    The vertical extents are trimmed by a sixth of each line's height, so that close neighbours do not touch."""
     if len(polygons) == 0:
         return []
-    points = [np.asarray(p, np.float32).reshape(-1, 2) for p in polygons]
+    points = _level([np.asarray(p, np.float32).reshape(-1, 2) for p in polygons])
     bounds = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in points])
     trim = (bounds[:, 3] - bounds[:, 1]) / 6
     trimmed = bounds + np.stack([np.zeros_like(trim), trim, np.zeros_like(trim), -trim], 1)
     return [int(i) for i in _xy_cut(np.arange(len(points)), trimmed, bounds)]
+
+
+def page_skew(points: Sequence[np.ndarray]) -> float:
+    """The page's tilt: the angle in degrees by which ``cv2.getRotationMatrix2D`` turns the lines level (that
+    of a page turned by ``a``, ``-a``). The median direction of the lines' long sides, each weighted by its
+    length; lines less than twice as long as high (whose direction is uncertain) count only when there is no
+    other."""
+    rects = [cv2.minAreaRect(np.asarray(p, np.float32)) for p in points]
+    sides = np.array([(w, h, a) if w >= h else (h, w, a - 90.0) for (_, (w, h), a) in rects], np.float64)
+    angles = (sides[:, 2] + 45.0) % 90.0 - 45.0  # the long side's direction, in [-45, 45)
+    long = sides[:, 0] >= 2 * sides[:, 1]
+    if long.any():
+        sides, angles = sides[long], angles[long]
+    order = np.argsort(angles)
+    weight = np.cumsum(sides[order, 0])
+    return float(angles[order][np.searchsorted(weight, weight[-1] / 2)])
+
+
+def _level(points: List[np.ndarray]) -> List[np.ndarray]:
+    """The lines turned about the page's centre by its tilt (``page_skew``), so that rows and columns stand
+    straight: at 2 degrees a line 600 pixels long rises 21 pixels, the height of a line of small print."""
+    angle = page_skew(points)
+    if abs(angle) < 0.1:
+        return points
+    centre = np.concatenate(points).mean(0)
+    turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, 1.0)[:, :2].astype(np.float32)
+    return [(p - centre) @ turn.T + centre for p in points]
 
 
 def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray) -> List[int]:
@@ -147,8 +175,22 @@ def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray) -> List[i
         return [i for row in rows for i in _xy_cut(row, bounds, full)]
     if len(columns) > 1:  # one row of cells
         return [i for column in columns for i in _xy_cut(column, bounds, full)]
+    return [i for row in _touching_rows(indices, box) for i in row]
+
+
+def _touching_rows(indices: np.ndarray, box: np.ndarray) -> List[List[int]]:
+    """Lines that no empty strip separates, as rows from the top, each from the left: a line whose centre lies
+    within the height of a row's first line joins that row (a line split in pieces, a heading beside a word)."""
     centre = (box[:, 1] + box[:, 3]) / 2
-    return list(indices[np.lexsort((box[:, 0], centre))])
+    rows: List[List[int]] = []
+    first = -1
+    for k in np.argsort(centre, kind="stable"):
+        if rows and box[first, 1] <= centre[k] <= box[first, 3]:
+            rows[-1].append(k)
+        else:
+            rows.append([k])
+            first = k
+    return [[int(indices[k]) for k in sorted(row, key=lambda k: box[k, 0])] for row in rows]
 
 
 # the reader -------------------------------------------------------------------------------------------

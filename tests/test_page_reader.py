@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from lightocr.data.geometry import LineGeometry
 from lightocr.data.pages import SyntheticPageSource
 from lightocr.errors import ModelFileError
-from lightocr.page_reader import PageReader, crop_line, reading_order
+from lightocr.page_reader import PageReader, crop_line, page_skew, reading_order
 from lightocr.pretrained import WEIGHTS_DIR
 
 from .test_cli import BIN, run
@@ -51,6 +51,37 @@ def test_tilted_lines_of_a_paragraph_keep_their_order():
     lines = [(box(30, y, 370, y + 18) - centre) @ turn.T + centre for y in range(20, 280, 26)]
     assert reading_order(lines[::-1]) == list(range(len(lines)))[::-1]
     assert reading_order([]) == []
+
+
+def turned(lines, degrees, centre=(300, 200)):
+    """The lines turned about ``centre`` as a page turned by ``degrees`` (counter-clockwise on screen)."""
+    turn = cv2.getRotationMatrix2D(centre, degrees, 1.0)
+    return [np.c_[line, np.ones(len(line))] @ turn.T for line in lines]
+
+
+def test_the_tilt_of_a_page_is_measured_from_its_lines():
+    lines = [box(30, y, 30 + 40 * (1 + y % 7), y + 14) for y in range(20, 400, 30)]
+    lines.append(box(500, 30, 516, 90))  # a narrow box says nothing of the tilt
+    for degrees in (-3.0, -1.2, 0.0, 0.7, 2.5):
+        assert page_skew(turned(lines, degrees)) == pytest.approx(-degrees, abs=0.05)
+
+
+def test_a_wide_form_tilted_by_two_degrees_is_still_read_row_by_row():
+    """At 2 degrees the right end of a 560-pixel row rises 20 pixels: more than the gap between rows."""
+    cells = [box(20 + 140 * c, 20 + 26 * r, 20 + 140 * c + 90 + 9 * ((r + c) % 3), 36 + 26 * r)
+             for r in range(8) for c in range(4)]
+    for degrees in (-2.0, 2.0):
+        lines = turned(cells, degrees)
+        assert reading_order(lines[::-1]) == list(range(len(cells)))[::-1]
+
+
+def test_a_line_split_in_pieces_is_read_from_the_left():
+    """Pieces of one line whose boxes overlap (a detector's split at a wide gap): by position in the row, not
+    by a pixel's difference in their centres."""
+    pieces = [box(20, 50, 140, 78), box(130, 46, 260, 76), box(250, 52, 300, 75)]
+    below = box(20, 90, 200, 112)
+    lines = [below, pieces[2], pieces[0], pieces[1]]
+    assert reading_order(lines) == [2, 3, 1, 0]
 
 
 # crops ---------------------------------------------------------------------------------------------------
