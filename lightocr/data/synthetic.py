@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import ConfigError
 from ..textfiles import read_lines
+from .backgrounds import BACKGROUNDS, background, page_ink
 from .sources import Sample, SampleSource
 
 BUILTIN_FONT = "builtin"
@@ -50,6 +51,7 @@ FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 PLACEHOLDER_FONTS = ("LastResort*", "cmex10*", "cmsy10*", "cmmi10*")
 # hairline weights, which fade into the background once blurred (seen in a rendered grid); the default exclusion
 HAIRLINE_FONTS = ("*Thin*", "*Hairline*")
+FLAT = "flat"  # a line on one colour (LineRenderer backgrounds)
 
 
 def package_font_dirs() -> List[str]:
@@ -426,24 +428,32 @@ PUNCTUATION = ("w,", "w.", "w;", "w:", "w?", "w!", "w's", "(w)", '"w"', "'w'", "
 class LineRenderer:
     """A text line drawn in a random font of ``fonts``, size in ``font_size`` (pixels, before the line is scaled
     to the model's height), weight, width, spacing and colours. ``font_box_ratio``: share of the lines whose height
-    spans the font's cap-to-descender box (with the ink); the others are cropped to their ink alone."""
+    spans the font's cap-to-descender box (with the ink); the others are cropped to their ink alone.
+    ``backgrounds``: what lines are drawn on, each kind equally often: ``flat`` (one colour) or a page background
+    of ``lightocr.data.backgrounds`` (paper, texture, noise...), as a page reader's crops show them."""
 
-    def __init__(self, fonts: FontPool, font_size: Tuple[int, int] = (22, 40), font_box_ratio: float = 0.5):
+    def __init__(self, fonts: FontPool, font_size: Tuple[int, int] = (22, 40), font_box_ratio: float = 0.5,
+                 backgrounds: Sequence[str] = (FLAT,)):
         if not 0 <= font_box_ratio <= 1:
             raise ValueError(f"font_box_ratio is a share, got {font_box_ratio}")
+        unknown = sorted(set(backgrounds) - {FLAT, *BACKGROUNDS})
+        if unknown or not backgrounds:
+            raise ValueError(f"backgrounds must be some of {[FLAT, *BACKGROUNDS]}, got {list(backgrounds)}")
         self.fonts, self.font_size, self.font_box_ratio = fonts, font_size, font_box_ratio
+        self.backgrounds = tuple(backgrounds)
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
         """The line (``ink``) in random colours, legible in colour and in grayscale."""
         mask = self.ink(text, rng)
-        background = rng.integers(0, 256, 3)
-        foreground = rng.integers(0, 256, 3)
-        luma = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's grayscale conversion
-        if abs(float(luma @ background) - float(luma @ foreground)) < 80:
-            foreground = rng.integers(0, 50, 3) if luma @ background > 127 else rng.integers(205, 256, 3)
-        image = Image.new("RGB", mask.size, tuple(int(v) for v in background))
-        image.paste(tuple(int(v) for v in foreground), mask=mask)
-        return image
+        kind = FLAT if self.backgrounds == (FLAT,) else self.backgrounds[int(rng.integers(len(self.backgrounds)))]
+        if kind == FLAT:
+            colour = rng.integers(0, 256, 3)
+            image = Image.new("RGB", mask.size, tuple(int(v) for v in colour))
+            image.paste(tuple(int(v) for v in legible_ink(colour, rng)), mask=mask)
+            return image
+        page = background(rng, mask.height, mask.width, [kind]).astype(np.float32)
+        alpha = np.asarray(mask, np.float32)[..., None] / 255
+        return Image.fromarray((page * (1 - alpha) + page_ink(page, rng) * alpha).astype(np.uint8))
 
     def ink(self, text: str, rng: np.random.Generator) -> Image.Image:
         """The line's ink (an ``L`` mask) in a random font, size, weight and width (variable fonts) and spacing,
@@ -467,6 +477,16 @@ class LineRenderer:
         return mask.crop((left - pad_x, top - pad_top, right + pad_x, bottom + pad_bottom))
 
 
+def legible_ink(under: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random ink colour that differs from the colour ``under`` it by at least 80 in luminance (ITU-R 601, as
+    Pillow's grayscale conversion), so that the line stays legible in grayscale."""
+    ink = rng.integers(0, 256, 3)
+    luma = np.array([0.299, 0.587, 0.114])
+    if abs(float(luma @ under) - float(luma @ ink)) < 80:
+        ink = rng.integers(0, 50, 3) if luma @ under > 127 else rng.integers(205, 256, 3)
+    return ink
+
+
 class SyntheticTextSource(SampleSource):
     """Rendered text lines (see the module docstring): a ``TextSampler`` writes each line and a ``LineRenderer``
     draws it in a font of a ``FontPool``, all from one generator seeded by ``(seed, epoch, index)``.
@@ -477,7 +497,7 @@ class SyntheticTextSource(SampleSource):
         alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio, number_ratio,
             word_stop, punctuation_ratio: the text (``TextSampler``).
         font_dirs, builtin_font, font_include, font_exclude, hershey_fonts: the fonts (``FontPool``).
-        font_size, font_box_ratio: the drawing (``LineRenderer``).
+        font_size, font_box_ratio, backgrounds: the drawing (``LineRenderer``).
     """
 
     def __init__(
@@ -501,6 +521,7 @@ class SyntheticTextSource(SampleSource):
             hershey_fonts: bool = True,
             font_size: Tuple[int, int] = (22, 40),
             font_box_ratio: float = 0.5,
+            backgrounds: Sequence[str] = (FLAT,),
             ratio: float = 1.0,
             name: Optional[str] = None,
     ):
@@ -511,7 +532,7 @@ class SyntheticTextSource(SampleSource):
         self.font_pool = FontPool(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts)
         self.sampler = TextSampler(alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio,
                                    number_ratio, word_stop, punctuation_ratio, self.font_pool, self.describe())
-        self.renderer = LineRenderer(self.font_pool, font_size, font_box_ratio)
+        self.renderer = LineRenderer(self.font_pool, font_size, font_box_ratio, backgrounds)
 
     def default_name(self) -> str:
         return "synthetic"

@@ -124,3 +124,18 @@ def test_backgrounds_are_chosen_by_name():
     assert (np.abs(np.diff(ruled[:, :5].mean(1))) > 10).sum() >= 4  # rules across the margin, left of any text
     with pytest.raises(ValueError, match="backgrounds some of"):
         SyntheticPageSource(backgrounds=["photo"])
+
+
+def test_lines_can_be_drawn_on_page_backgrounds():
+    """A page reader's crops carry the page around their ink: lines drawn on noise have a varying margin (the
+    first column, left of the ink), lines on one colour a constant one."""
+    def margin_spread(backgrounds):
+        source = SyntheticTextSource(size=12, seed=4, font_dirs=[], backgrounds=backgrounds)
+        return [float(np.asarray(source.load(i)[0].convert("L"), np.float32)[:, 0].std()) for i in range(12)]
+
+    assert max(margin_spread(["flat"])) == 0
+    assert min(margin_spread(["noise"])) > 5
+    mixed = margin_spread(["flat", "noise"])
+    assert 0 < sum(spread == 0 for spread in mixed) < len(mixed)
+    with pytest.raises(ValueError, match="backgrounds must be some of"):
+        SyntheticTextSource(size=1, font_dirs=[], backgrounds=["photo"])
