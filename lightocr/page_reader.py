@@ -271,16 +271,21 @@ class PageReader:
         return [lines[i] for i in reading_order([line.polygon for line in lines])]
 
     def recognize(self, crops: List[Image.Image]) -> List[Any]:
-        """The recognizer's predictions of line crops, batched by similar aspect ratio (less padding), in the
-        crops' order."""
-        order = sorted(range(len(crops)), key=lambda i: crops[i].width / max(1, crops[i].height))
-        predictions: List[Any] = [None] * len(crops)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            inputs = self.recognizer.collate([self.recognizer.prepare(crops[i]) for i in batch])
-            for index, prediction in zip(batch, self.recognizer.predict_batch(inputs)):
-                predictions[index] = prediction
-        return predictions
+        """The recognizer's predictions of line crops, in the crops' order (``recognize_crops``)."""
+        return recognize_crops(self.recognizer, crops, self.batch_size)
+
+
+def recognize_crops(recognizer: Predictor, crops: List[Image.Image], batch_size: int = 32) -> List[Any]:
+    """A recognizer's predictions of line crops, batched by similar aspect ratio (less padding), in the crops'
+    order."""
+    order = sorted(range(len(crops)), key=lambda i: crops[i].width / max(1, crops[i].height))
+    predictions: List[Any] = [None] * len(crops)
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        inputs = recognizer.collate([recognizer.prepare(crops[i]) for i in batch])
+        for index, prediction in zip(batch, recognizer.predict_batch(inputs)):
+            predictions[index] = prediction
+    return predictions
 
 
 # output -----------------------------------------------------------------------------------------------
