@@ -6,8 +6,8 @@ Each model trains through the real command line (``lightocr fit``) in ``runs/def
 budget (``--minutes``: total training time, counted by Lightning's ``Timer`` across parts). The script resumes
 where a run stopped (``--ckpt_path auto``), so it can run in parts: stop it (Ctrl-C, SIGTERM) and run it again.
 With ``--from-shipped`` a model trains on from the weights that ship now (``init_from`` its name, a new run in
-``runs/default_models/<name>-continued/``: fresh optimizer and schedule, the config as it is now), and its figures
-keep the earlier parts.
+``runs/default_models/<name>-part<n>/``, n the part's number: fresh optimizer and schedule, the config as it is
+now), and its figures keep the earlier parts.
 A model whose budget is spent is exported as ``lightocr/weights/<name>.onnx`` (for reading) and
 ``<name>.safetensors`` (its weights in half precision with its settings, for ``init_from`` and the torch
 engine), then scored on what it never saw:
@@ -47,6 +47,7 @@ from lightocr.export import export_task
 from lightocr.pretrained import MODELS, WEIGHTS_DIR
 from lightocr.tasks import load_task
 
+PART_KEYS = ("config", "minutes", "steps", "machine", "date", "run")  # what models.json records of each part
 CONFIGS = {"lightocr-det": "configs/det_mobilenetv3.yaml", "lightocr-rec-document": "configs/crnn_document.yaml"}
 EVAL_SEED = 7_777_001
 START, END = "<!-- default-models:start -->", "<!-- default-models:end -->"
@@ -68,12 +69,22 @@ def trained_seconds(checkpoint: Path) -> float:
                 if isinstance(state, dict) and "time_elapsed" in state), default=0.0)
 
 
+def shipped_parts(figures: Dict[str, dict], name: str) -> List[dict]:
+    """The training parts of the shipped ``name`` as ``models.json`` records them (a record written before parts
+    is one part)."""
+    record = figures.get(name)
+    if not record:
+        return []
+    return record.get("parts") or [{k: record[k] for k in [*PART_KEYS, "trained_by"] if k in record}]
+
+
 def fit_in_parts(name: str, minutes: float, train_fonts: List[str],
-                 from_shipped: bool = False) -> Tuple[Optional[Path], bool]:
-    """Train ``name`` toward ``minutes`` of training, resuming its run (``from_shipped``: a run started from the
-    shipped weights); ``(last checkpoint, budget spent)``."""
-    run_dir = ROOT / "runs" / "default_models" / (f"{name}-continued" if from_shipped else name)
-    start = [f"--model.init_args.init_from={name}"] if from_shipped else []
+                 part: Optional[int] = None) -> Tuple[Optional[Path], bool]:
+    """Train ``name`` toward ``minutes`` of training, resuming its run; ``part``: the number of a part started
+    from the shipped weights, in a folder of its own (a stopped part resumes there, a finished one is never
+    resumed in place of the next); ``(last checkpoint, budget spent)``."""
+    run_dir = ROOT / "runs" / "default_models" / (name if part is None else f"{name}-part{part}")
+    start = [] if part is None else [f"--model.init_args.init_from={name}"]
     whole, seconds = int(minutes), int(round((minutes - int(minutes)) * 60))
     command = [sys.executable, "-m", "lightocr", "fit", "--config", CONFIGS[name],
                f"--trainer.max_time=00:{whole // 60:02d}:{whole % 60:02d}:{seconds:02d}",
@@ -128,7 +139,9 @@ def main() -> int:
     figures_file = WEIGHTS_DIR / "models.json"
     WEIGHTS_DIR.mkdir(exist_ok=True)
     for name, minutes in zip(args.models, args.minutes):
-        checkpoint, done = fit_in_parts(name, minutes, train_fonts, args.from_shipped)
+        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+        earlier = shipped_parts(figures, name) if args.from_shipped else []
+        checkpoint, done = fit_in_parts(name, minutes, train_fonts, len(earlier) + 1 if args.from_shipped else None)
         if not done:
             print(f"{name}: not finished; run this script again to continue", file=sys.stderr)
             return 1
@@ -138,11 +151,7 @@ def main() -> int:
         part = dict(config=CONFIGS[name], minutes=minutes, steps=int(read_checkpoint(checkpoint)["global_step"]),
                     machine=f"{torch.get_num_threads()} CPU threads", date=time.strftime("%Y-%m-%d"),
                     run=str(checkpoint.parent.parent.relative_to(ROOT)))
-        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}  # as it is now, not at start
-        earlier = figures.get(name, {}) if args.from_shipped else {}
-        first = {k: earlier[k] for k in [*part, "trained_by"] if k in earlier}  # a record written before parts
-        parts = [p for p in earlier.get("parts", [first] if earlier else []) if p.get("run") != part["run"]] + [part]
-        # (a run exported again, its budget spent before, replaces its own part rather than adding it twice)
+        parts = earlier + [part]
         record = dict(part, minutes=sum(p["minutes"] for p in parts), steps=sum(p["steps"] for p in parts),
                       parts=parts)
         if name == "lightocr-det":
@@ -151,6 +160,7 @@ def main() -> int:
                                                                                                 args.eval_pages)))
         else:
             record.update(score_recognizer(checkpoint, held_out, args.eval_lines))
+        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}  # as it is now, not at start
         figures[name] = record
         figures_file.write_text(json.dumps(figures, indent=1) + "\n")
         print(json.dumps({name: record}, indent=1), flush=True)
