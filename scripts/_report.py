@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import re
 import string
 import subprocess
 import sys
@@ -26,16 +25,6 @@ FIT_RECORD = "fit.json"  # what bounded_fit writes in the run's version folder
 # one family of each kind held out of training by the train-then-evaluate scripts: a Times-like serif
 # (matplotlib's STIX), a humanist sans and a monospace (fontpkg's)
 HELD_OUT_FAMILIES = ("STIX*", "FiraSans*", "IBMPlexMono*")
-
-
-def family_of(font: str) -> str:
-    """A font file's family: its name up to the style (``DejaVuSerifCondensed-Bold.ttf`` -> ``DejaVuSerif``,
-    ``Roboto-Italic[wdth,wght].ttf`` -> ``Roboto``, ``hershey_duplex_italic`` -> ``hershey``)."""
-    name = Path(font).stem
-    for family in ("DejaVuSansMono", "DejaVuSans", "DejaVuSerif", "DejaVuMath", "STIXGeneral", "cm", "hershey"):
-        if name.startswith(family):
-            return family
-    return re.split(r"[-\[]", name)[0]
 
 
 def split_fonts() -> Tuple[List[str], List[str]]:

@@ -34,12 +34,13 @@ from typing import List
 
 import cv2
 import torch
-from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, family_of, read_fit, split_fonts, train_eval_parser,
+from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, read_fit, split_fonts, train_eval_parser,
                      write_section)
 
 from lightocr.lightning_cli import config_bases, read_config_file
 from lightocr.tasks import load_task
 from lightocr.data import SyntheticTextSource, default_augment
+from lightocr.data.synthetic import font_family
 from lightocr.data.transforms import augment_line, build_pipeline
 from lightocr.ocr import CharErrorRate, WordAccuracy
 
@@ -101,8 +102,8 @@ def evaluate(checkpoint: Path, train_fonts: List[str], held_out: List[str], line
     same = score(task, SyntheticTextSource(size=lines, seed=EVAL_SEED + 1, font_include=train_fonts),
                  default_augment())
     families = {}
-    for family in sorted({family_of(f) for f in train_fonts + held_out}):
-        fonts = [f for f in train_fonts + held_out if family_of(f) == family]
+    for family in sorted({font_family(f) for f in train_fonts + held_out}):
+        fonts = [f for f in train_fonts + held_out if font_family(f) == family]
         families[family] = score(task, SyntheticTextSource(size=max(100, lines // 5), seed=EVAL_SEED + 2,
                                                            font_include=fonts, **words),
                                  build_pipeline(MILD))["word_acc_bench"]

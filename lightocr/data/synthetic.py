@@ -22,6 +22,7 @@ import fnmatch
 import functools
 import importlib.metadata
 import importlib.util
+import re
 import string
 import warnings
 from pathlib import Path
@@ -52,6 +53,20 @@ PLACEHOLDER_FONTS = ("LastResort*", "cmex10*", "cmsy10*", "cmmi10*")
 # hairline weights, which fade into the background once blurred (seen in a rendered grid); the default exclusion
 HAIRLINE_FONTS = ("*Thin*", "*Hairline*")
 FLAT = "flat"  # a line on one colour (LineRenderer backgrounds)
+# how a FontPool draws a line's font: every file equally often, or every family (then a file of it)
+FONT_BALANCES = ("file", "family")
+# families whose file names run on past the family name without a separator (DejaVuSansCondensed, cmr10)
+RUN_ON_FAMILIES = ("DejaVuSansMono", "DejaVuSans", "DejaVuSerif", "DejaVuMath", "STIXGeneral", "cm", "hershey")
+
+
+def font_family(font: str) -> str:
+    """A font file's family: its name up to the style (``DejaVuSerifCondensed-Bold.ttf`` -> ``DejaVuSerif``,
+    ``Roboto-Italic[wdth,wght].ttf`` -> ``Roboto``, ``hershey_duplex_italic`` -> ``hershey``)."""
+    name = Path(font).stem
+    for family in RUN_ON_FAMILIES:
+        if name.startswith(family):
+            return family
+    return re.split(r"[-\[]", name)[0]
 
 
 def package_font_dirs() -> List[str]:
@@ -252,15 +267,22 @@ def number_line(rng: np.random.Generator, alphabet: str) -> str:
 class FontPool:
     """The fonts lines are drawn in: ``find_fonts``'s choice (``font_dirs``, ``builtin_font``, ``font_include``,
     ``font_exclude``, ``hershey_fonts``; the hairline weights are excluded unless ``font_exclude`` says
-    otherwise), those that load. A line is drawn only in a font that has every one of its symbols."""
+    otherwise), those that load. A line is drawn only in a font that has every one of its symbols. ``balance``:
+    ``file`` draws every such font file equally often; ``family`` every family (``font_family``) equally often,
+    then a file of it, so that a family of 16 static files (Lato) is not drawn 16 times as often as a variable
+    font's single file (Oswald)."""
 
     def __init__(self, font_dirs: Sequence[str] = DEFAULT_FONT_DIRS, builtin_font: bool = True,
                  font_include: Optional[Sequence[str]] = None,
-                 font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS, hershey_fonts: bool = True):
+                 font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS, hershey_fonts: bool = True,
+                 balance: str = "file"):
+        if balance not in FONT_BALANCES:
+            raise ConfigError(f"font balance must be one of {list(FONT_BALANCES)}, got {balance!r}")
         self.fonts = usable_fonts(find_fonts(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts))
         if not self.fonts:
             raise ConfigError(f"no usable font in {list(font_dirs)} (builtin={builtin_font}, include={font_include}, "
                               f"exclude={font_exclude})")
+        self.balance = balance
 
     def __len__(self) -> int:
         return len(self.fonts)
@@ -269,6 +291,17 @@ class FontPool:
         """The fonts that have a glyph for every symbol of ``text`` (its spaces too)."""
         symbols = set(text)
         return [font for font in self.fonts if symbols <= font_symbols(font)]
+
+    def pick(self, text: str, rng: np.random.Generator) -> str:
+        """A random font of ``fonts_for(text)``, drawn as ``balance`` says."""
+        fonts = self.fonts_for(text)
+        if not fonts:
+            raise ValueError(f"no font has every symbol of {text!r}")
+        if self.balance == "family":
+            families = sorted({font_family(font) for font in fonts})
+            family = families[int(rng.integers(len(families)))]
+            fonts = [font for font in fonts if font_family(font) == family]
+        return fonts[int(rng.integers(len(fonts)))]
 
     def check_symbols(self, symbols: Iterable[str], what: str) -> None:
         """``ConfigError`` naming the symbols (spaces aside) that no font of the pool has."""
@@ -460,10 +493,7 @@ class LineRenderer:
         cropped around it with random margins. Its vertical extent is the ink of the line, or, for a share
         ``font_box_ratio`` of the lines, also the font's cap-to-descender box as a line detector sees it; never
         the font's declared line height (which differs by a third between fonts)."""
-        fonts = self.fonts.fonts_for(text)
-        if not fonts:
-            raise ValueError(f"no font has every symbol of {text!r}")
-        font = fonts[int(rng.integers(len(fonts)))]
+        font = self.fonts.pick(text, rng)
         size = int(rng.integers(self.font_size[0], self.font_size[1] + 1))
         # half the lines whole, with the font's kerning; the others glyph by glyph with a letter spacing
         spacing = 0 if rng.random() < 0.5 else int(rng.integers(-1, max(1, size // 6) + 1))
@@ -496,7 +526,8 @@ class SyntheticTextSource(SampleSource):
         seed: base seed; use different seeds for training and validation.
         alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio, number_ratio,
             word_stop, punctuation_ratio: the text (``TextSampler``).
-        font_dirs, builtin_font, font_include, font_exclude, hershey_fonts: the fonts (``FontPool``).
+        font_dirs, builtin_font, font_include, font_exclude, hershey_fonts, font_balance: the fonts (``FontPool``
+            and its ``balance``).
         font_size, font_box_ratio, backgrounds: the drawing (``LineRenderer``).
     """
 
@@ -519,6 +550,7 @@ class SyntheticTextSource(SampleSource):
             font_include: Optional[Sequence[str]] = None,
             font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS,
             hershey_fonts: bool = True,
+            font_balance: str = "file",
             font_size: Tuple[int, int] = (22, 40),
             font_box_ratio: float = 0.5,
             backgrounds: Sequence[str] = (FLAT,),
@@ -529,7 +561,7 @@ class SyntheticTextSource(SampleSource):
         if size < 1:
             raise ValueError(f"SyntheticTextSource: size must be positive, got {size}")
         self.size, self.seed = size, seed
-        self.font_pool = FontPool(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts)
+        self.font_pool = FontPool(font_dirs, builtin_font, font_include, font_exclude, hershey_fonts, font_balance)
         self.sampler = TextSampler(alphabet, min_length, max_length, word_ratio, upper_ratio, lexicon, lexicon_ratio,
                                    number_ratio, word_stop, punctuation_ratio, self.font_pool, self.describe())
         self.renderer = LineRenderer(self.font_pool, font_size, font_box_ratio, backgrounds)

@@ -10,7 +10,7 @@ import pytest
 from lightocr.data import GlyphSource, SyntheticTextSource
 from lightocr.data.samples import SourceDataset
 from lightocr.data.sources import Region, SampleSource
-from lightocr.data.synthetic import FontPool, LineRenderer, TextSampler
+from lightocr.data.synthetic import FontPool, LineRenderer, TextSampler, font_family
 from lightocr.errors import ConfigError
 
 BEFORE = {
@@ -52,6 +52,22 @@ def test_the_parts_work_on_their_own():
     with pytest.raises(ConfigError, match="no font of .* has the symbols '甲'"):
         TextSampler(alphabet="ab甲", lexicon=None, fonts=fonts)
     assert not isinstance(GlyphSource(size=2, font_dirs=[]), SyntheticTextSource)  # composed, not inherited
+
+
+def test_font_balance_draws_every_family_equally_often():
+    # Pillow's built-in font is one file of its family, OpenCV's Hershey faces twelve files of one family
+    names = ["DejaVuSerifCondensed-Bold.ttf", "Roboto-Italic[wdth,wght].ttf", "hershey_duplex_italic", "cmr10.ttf",
+             "Lato-BlackItalic.ttf", "builtin"]
+    assert [font_family(name) for name in names] == ["DejaVuSerif", "Roboto", "hershey", "cm", "Lato", "builtin"]
+    shares = {}
+    for balance in ("file", "family"):
+        pool, rng = FontPool(font_dirs=[], balance=balance), np.random.default_rng(0)
+        picks = [pool.pick("word", rng) for _ in range(2600)]
+        shares[balance] = picks.count("builtin") / len(picks)
+    assert len(FontPool(font_dirs=[])) == 13
+    assert 0.05 < shares["file"] < 0.10 and 0.45 < shares["family"] < 0.55
+    with pytest.raises(ConfigError, match="font balance must be one of .*'file', 'family'.*got 'fonts'"):
+        SyntheticTextSource(size=2, font_dirs=[], font_balance="fonts")
 
 
 class RegionSource(SampleSource):
