@@ -282,7 +282,7 @@ class FontPool:
         if not self.fonts:
             raise ConfigError(f"no usable font in {list(font_dirs)} (builtin={builtin_font}, include={font_include}, "
                               f"exclude={font_exclude})")
-        self.balance = balance
+        self.balance, self.family = balance, {font: font_family(font) for font in self.fonts}
 
     def __len__(self) -> int:
         return len(self.fonts)
@@ -298,9 +298,9 @@ class FontPool:
         if not fonts:
             raise ValueError(f"no font has every symbol of {text!r}")
         if self.balance == "family":
-            families = sorted({font_family(font) for font in fonts})
+            families = sorted({self.family[font] for font in fonts})
             family = families[int(rng.integers(len(families)))]
-            fonts = [font for font in fonts if font_family(font) == family]
+            fonts = [font for font in fonts if self.family[font] == family]
         return fonts[int(rng.integers(len(fonts)))]
 
     def check_symbols(self, symbols: Iterable[str], what: str) -> None:
