@@ -1,6 +1,16 @@
+import os
+
 import pytest
 import torch
 from PIL import Image, ImageDraw
+
+# Under pytest-xdist (the README runs the suite with -n auto), share the cores between the workers, in this
+# process and in the lightning/lightocr processes the tests start, instead of every worker using all of them.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    _THREADS = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    os.environ.setdefault("OMP_NUM_THREADS", _THREADS)
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(autouse=True)
