@@ -69,6 +69,11 @@ def trained_seconds(checkpoint: Path) -> float:
                 if isinstance(state, dict) and "time_elapsed" in state), default=0.0)
 
 
+def read_figures(path: Path) -> Dict[str, dict]:
+    """The figures ``models.json`` records of each shipped model, as the file is now (none before the first)."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def shipped_parts(figures: Dict[str, dict], name: str) -> List[dict]:
     """The training parts of the shipped ``name`` as ``models.json`` records them (a record written before parts
     is one part)."""
@@ -139,8 +144,7 @@ def main() -> int:
     figures_file = WEIGHTS_DIR / "models.json"
     WEIGHTS_DIR.mkdir(exist_ok=True)
     for name, minutes in zip(args.models, args.minutes):
-        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}
-        earlier = shipped_parts(figures, name) if args.from_shipped else []
+        earlier = shipped_parts(read_figures(figures_file), name) if args.from_shipped else []
         checkpoint, done = fit_in_parts(name, minutes, train_fonts, len(earlier) + 1 if args.from_shipped else None)
         if not done:
             print(f"{name}: not finished; run this script again to continue", file=sys.stderr)
@@ -160,11 +164,11 @@ def main() -> int:
                                                                                                 args.eval_pages)))
         else:
             record.update(score_recognizer(checkpoint, held_out, args.eval_lines))
-        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}  # as it is now, not at start
+        figures = read_figures(figures_file)  # as it is now, after scoring, not as it was at the start
         figures[name] = record
         figures_file.write_text(json.dumps(figures, indent=1) + "\n")
         print(json.dumps({name: record}, indent=1), flush=True)
-    write_section(ROOT / "docs" / "benchmarks.md", report(json.loads(figures_file.read_text())), START, END)
+    write_section(ROOT / "docs" / "benchmarks.md", report(read_figures(figures_file)), START, END)
     return 0
 
 
