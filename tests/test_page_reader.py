@@ -45,6 +45,39 @@ def test_a_form_and_a_receipt_are_read_row_by_row():
     assert reading_order(receipt[::-1]) == list(range(len(receipt)))[::-1]
 
 
+def test_level_columns_are_told_from_a_form_by_its_ruling_lines():
+    """Cells flush left and ragged right, level in rows: columns of text when no rule runs between them, a form
+    read row by row when one does; the boxes alone read rows."""
+    cells = [box(20 + 200 * c, 20 + 30 * r, 20 + 200 * c + 80 + 37 * ((r * 3 + c) % 4), 36 + 30 * r)
+             for c in range(2) for r in range(6)]
+    by_rows = [r + 6 * c for r in range(6) for c in range(2)]
+    page = np.full((240, 440, 3), 230, np.uint8)
+    assert reading_order(cells) == by_rows
+    assert reading_order(cells, page) == list(range(12))
+    cv2.line(page, (205, 10), (205, 200), (170, 150, 150), 1)
+    assert reading_order(cells, page) == by_rows
+    assert reading_order(cells, page[..., 0]) == by_rows  # grey pages too
+
+
+def test_rendered_columns_sharing_a_line_pitch_are_read_one_after_the_other():
+    """Rendered pages with their true line boxes, in their written order: the page's pixels read columns of
+    level lines right and never read a form or a receipt worse."""
+    wrong = {}
+    for layout in ("columns", "form", "receipt"):
+        source = SyntheticPageSource(40, seed=11, layouts=[layout], font_include=["DejaVuSans.ttf", "DejaVuSerif.ttf"],
+                                     hershey_fonts=False)
+        for index in range(40):
+            image, regions, _ = source.load(index)
+            lines = [np.asarray(region.polygon, np.float32) for region in regions]
+            for given in ("boxes", "pixels"):
+                order = reading_order(lines, np.asarray(image) if given == "pixels" else None)
+                if order != list(range(len(lines))):
+                    wrong.setdefault((layout, given), set()).add(index)
+    assert wrong.get(("columns", "boxes")) and not wrong.get(("columns", "pixels"))
+    for layout in ("form", "receipt"):
+        assert wrong.get((layout, "pixels"), set()) <= wrong.get((layout, "boxes"), set())
+
+
 def test_tilted_lines_of_a_paragraph_keep_their_order():
     centre = np.array([200, 150], np.float32)
     turn = cv2.getRotationMatrix2D((200, 150), 3, 1.0)[:, :2]
