@@ -51,12 +51,15 @@ def test_level_columns_are_told_from_a_form_by_its_ruling_lines():
     cells = [box(20 + 200 * c, 20 + 30 * r, 20 + 200 * c + 80 + 37 * ((r * 3 + c) % 4), 36 + 30 * r)
              for c in range(2) for r in range(6)]
     by_rows = [r + 6 * c for r in range(6) for c in range(2)]
-    page = np.full((240, 440, 3), 230, np.uint8)
-    assert reading_order(cells) == by_rows
-    assert reading_order(cells, page) == list(range(12))
-    cv2.line(page, (205, 10), (205, 200), (170, 150, 150), 1)
-    assert reading_order(cells, page) == by_rows
-    assert reading_order(cells, page[..., 0]) == by_rows  # grey pages too
+    blank = np.full((240, 440, 3), 230, np.uint8)
+    ruled = cv2.line(blank.copy(), (205, 10), (205, 200), (170, 150, 150), 1)
+    for degrees in (0.0, 2.0):  # a tilted page is turned level, its pixels with its lines
+        lines, turn = turned(cells, degrees), cv2.getRotationMatrix2D((300, 200), degrees, 1.0)
+        page, form = (cv2.warpAffine(image, turn, (440, 240), borderValue=(230, 230, 230)) for image in (blank, ruled))
+        assert reading_order(lines) == by_rows
+        assert reading_order(lines, page) == list(range(12))
+        assert reading_order(lines, form) == by_rows
+        assert reading_order(lines, form[..., 0]) == by_rows  # grey pages too
 
 
 def test_rendered_columns_sharing_a_line_pitch_are_read_one_after_the_other():
