@@ -35,8 +35,8 @@ DETECTION, RECOGNITION = "text-detection", "text-recognition"
 CROP_MARGIN = (0.25, 0.1)
 ModelInput = Union[str, Path, Predictor, None]
 # the least contrast (grey levels, in one colour channel) of a ruling line with the paper around it along most of
-# its run; measured on detected lines of synthetic pages: between the columns of forms 7 to 51, between columns
-# of text (no rule; noise, specks, texture) 0 to 3.3
+# its run; measured on synthetic pages: between the columns of forms 18 to 51 (detected lines; 7 on the true
+# boxes of a dark form), between columns of text (no rule; noise, specks, texture) 0 to 3.3
 RULE_CONTRAST = 6
 RuleFinder = Callable[[float, float, float, float], float]
 
@@ -126,7 +126,7 @@ def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: fl
     return bool(level_lines.any() and offset.sum() <= most_offset * (beside_lines | level_lines).sum())
 
 
-def _text_columns(columns: List[np.ndarray], bounds: np.ndarray, ruled: Optional[RuleFinder]) -> bool:
+def _text_columns(bounds: np.ndarray, columns: List[np.ndarray], ruled: Optional[RuleFinder]) -> bool:
     """Whether side-by-side groups whose lines stand level in rows are columns of text all the same, as two
     columns set on one line pitch are: no ruling line runs between two of them (a form's cells have one), and
     each is three lines or more set flush left, either ragged right or justified (lines eight times as long as
@@ -136,11 +136,13 @@ def _text_columns(columns: List[np.ndarray], bounds: np.ndarray, ruled: Optional
     if ruled is None:
         return False
     for group in columns:
+        if len(group) < 3:
+            return False
         left, right = bounds[group, 0], bounds[group, 2]
         height = np.median(bounds[group, 3] - bounds[group, 1])
         flush_left = _spread(left) <= height / 4
         text = _spread(right) >= height / 2 or np.median(right - left) >= 8 * height
-        if len(group) < 3 or not (flush_left and text):
+        if not (flush_left and text):
             return False
     centre = (bounds[:, 0] + bounds[:, 2]) / 2
     for before, after in zip(columns, columns[1:]):
@@ -230,7 +232,7 @@ def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray, ruled: Op
         return list(indices)
     box = bounds[indices]
     columns = [indices[g] for g in _groups(box[:, 0], box[:, 2])]
-    if len(columns) > 1 and (not _rows_aligned(full, columns) or _text_columns(columns, full, ruled)):
+    if len(columns) > 1 and (not _rows_aligned(full, columns) or _text_columns(full, columns, ruled)):
         return [i for column in columns for i in _xy_cut(column, bounds, full, ruled)]
     rows = [indices[g] for g in _groups(box[:, 1], box[:, 3])]
     if len(rows) > 1:
