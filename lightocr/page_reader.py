@@ -133,17 +133,8 @@ def _text_columns(bounds: np.ndarray, columns: List[np.ndarray], ruled: Optional
     high or more): a receipt's amounts are short and stand flush right, a line split in pieces gives groups of
     one. Never without the page's pixels (``ruled`` None): the boxes alone cannot tell columns of level lines
     from a form."""
-    if ruled is None:
+    if ruled is None or not all(_set_as_text(bounds[group]) for group in columns):
         return False
-    for group in columns:
-        if len(group) < 3:
-            return False
-        left, right = bounds[group, 0], bounds[group, 2]
-        height = np.median(bounds[group, 3] - bounds[group, 1])
-        flush_left = _spread(left) <= height / 4
-        text = _spread(right) >= height / 2 or np.median(right - left) >= 8 * height
-        if not (flush_left and text):
-            return False
     centre = (bounds[:, 0] + bounds[:, 2]) / 2
     for before, after in zip(columns, columns[1:]):
         both = np.concatenate([before, after])
@@ -151,6 +142,16 @@ def _text_columns(bounds: np.ndarray, columns: List[np.ndarray], ruled: Optional
                 >= RULE_CONTRAST:
             return False
     return True
+
+
+def _set_as_text(box: np.ndarray) -> bool:
+    """Whether lines (their bounding boxes) are set as a column of text: three or more, flush left, either
+    ragged right or justified (lines eight times as long as high or more)."""
+    if len(box) < 3:
+        return False
+    left, right = box[:, 0], box[:, 2]
+    height = np.median(box[:, 3] - box[:, 1])
+    return _spread(left) <= height / 4 and (_spread(right) >= height / 2 or np.median(right - left) >= 8 * height)
 
 
 def _spread(edges: np.ndarray) -> float:
@@ -185,9 +186,10 @@ def reading_order(polygons: Sequence[np.ndarray], page: Optional[np.ndarray] = N
     """The indices of the lines in reading order, by recursive XY-cut of their bounding boxes once the page is
     turned level (``page_skew``): groups separated by an empty vertical strip are columns, read left to right
     (unless their lines stand side by side in rows, as a form's cells do: ``_rows_aligned``, and, given the
-    ``page``'s pixels, not columns of text that share a line pitch: ``_text_columns``), groups separated by an
-    empty horizontal strip are read top to bottom; lines that no strip separates are read in rows
-    (``_touching_rows``). The vertical extents are trimmed by a sixth of each line's height, so that close
+    ``page``'s pixels, not columns of text that share a line pitch: ``_text_columns``), and so are columns of
+    text whose gutter a line or two cross (``_crossed_gutter``: a line jutting into it, a speck, a heading over
+    them, read before them); groups separated by an empty horizontal strip are read top to bottom; lines that no
+    strip separates are read in rows (``_touching_rows``). The vertical extents are trimmed by a sixth of each line's height, so that close
     neighbours do not touch."""
     if len(polygons) == 0:
         return []
@@ -234,12 +236,56 @@ def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray, ruled: Op
     columns = [indices[g] for g in _groups(box[:, 0], box[:, 2])]
     if len(columns) > 1 and (not _rows_aligned(full, columns) or _text_columns(full, columns, ruled)):
         return [i for column in columns for i in _xy_cut(column, bounds, full, ruled)]
+    crossed = _crossed_gutter(box) if len(columns) == 1 else None
+    if crossed is not None:  # read as columns only when each side is set as text
+        sides, spanning = [indices[side] for side in crossed[0]], crossed[1]
+        if all(_set_as_text(full[side]) for side in sides) and \
+                (not _rows_aligned(full, sides) or _text_columns(full, sides, ruled)):
+            blocks = _between_spanning(indices, box, spanning) if len(spanning) else sides
+            return [i for block in blocks for i in _xy_cut(block, bounds, full, ruled)]
     rows = [indices[g] for g in _groups(box[:, 1], box[:, 3])]
     if len(rows) > 1:
         return [i for row in rows for i in _xy_cut(row, bounds, full, ruled)]
     if len(columns) > 1:  # one row of cells
         return [i for column in columns for i in _xy_cut(column, bounds, full, ruled)]
     return [i for row in _touching_rows(indices, box) for i in row]
+
+
+def _crossed_gutter(box: np.ndarray, most_crossing: int = 2,
+                    least_lines: int = 3) -> Optional[Tuple[List[np.ndarray], np.ndarray]]:
+    """A gutter between two groups of lines that no empty strip shows, because a line or two cross it: a line
+    that juts into it or a speck the detector took for text (no more than a line's height or a quarter of its
+    width on its smaller side: it goes with the side that holds its centre), or a heading over both columns,
+    with no other line beside it (it spans them). The cut is at a line's edge that at most ``most_crossing``
+    lines cross, with ``least_lines`` lines or more wholly on each side. Returns the two sides and the spanning
+    lines (indices into ``box``), or None."""
+    left, top, right, bottom = box.T
+    height = float(np.median(bottom - top))
+    beside = (np.minimum(bottom[:, None], bottom[None, :]) > np.maximum(top[:, None], top[None, :])).sum(1) > 1
+    found, fewest = None, most_crossing + 1
+    for cut in np.unique(np.concatenate([left, right])):
+        crossing = (left < cut) & (right > cut)
+        if not 0 < crossing.sum() < fewest or min((right <= cut).sum(), (left >= cut).sum()) < least_lines:
+            continue
+        spanning = crossing & (np.minimum(cut - left, right - cut) > np.maximum(height, (right - left) / 4))
+        if not (spanning & beside).any():
+            found, fewest = (cut, spanning), crossing.sum()
+    if found is None:
+        return None
+    cut, spanning = found
+    before = (left + right) / 2 < cut
+    return [np.flatnonzero(before & ~spanning), np.flatnonzero(~before & ~spanning)], np.flatnonzero(spanning)
+
+
+def _between_spanning(indices: np.ndarray, box: np.ndarray, spanning: np.ndarray) -> List[np.ndarray]:
+    """``indices`` in blocks from the top: the lines above the first spanning line, that line, the lines
+    between it and the next, and so on (a line goes by its centre)."""
+    spanning = spanning[np.argsort(box[spanning, 1])]
+    rest = np.setdiff1d(np.arange(len(box)), spanning)
+    block = np.searchsorted(box[spanning, 1], (box[rest, 1] + box[rest, 3]) / 2)
+    blocks = [part for k, line in enumerate(spanning) for part in (rest[block == k], np.array([line]))]
+    blocks.append(rest[block == len(spanning)])
+    return [indices[part] for part in blocks if len(part)]
 
 
 def _touching_rows(indices: np.ndarray, box: np.ndarray) -> List[List[int]]:

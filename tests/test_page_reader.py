@@ -81,6 +81,30 @@ def test_rendered_columns_sharing_a_line_pitch_are_read_one_after_the_other():
         assert wrong.get((layout, "pixels"), set()) <= wrong.get((layout, "boxes"), set())
 
 
+def test_columns_whose_gutter_a_line_or_a_speck_crosses_are_read_one_after_the_other():
+    """No empty strip between the columns: a line juts into the next column, or a speck the detector took for
+    text lies across the gutter. The boxes alone read them as columns all the same."""
+    left = [box(20, y, 170 - (y * 7 % 40), y + 16) for y in range(20, 260, 24)]  # flush left, ragged right
+    right = [box(200, y, 330 - (y * 5 % 50), y + 16) for y in range(30, 250, 27)]  # on another pitch
+    jutting = left[:3] + [box(20, 92, 214, 108)] + left[4:]  # 14 pixels into the right column
+    assert reading_order((jutting + right)[::-1]) == list(range(len(jutting + right)))[::-1]
+    speck = len(left + right)
+    order = reading_order(left + right + [box(186, 150, 205, 158)])
+    assert [i for i in order if i != speck] == list(range(speck))  # the speck itself may go anywhere
+    heading = box(60, 0, 300, 14)  # over both columns: read first, not as a line of either
+    assert reading_order([heading] + left + right[1:]) == list(range(len(left + right)))
+
+
+def test_a_receipt_whose_title_crosses_its_gutter_is_read_row_by_row():
+    """Amounts flush right beside their items, a few offset by more than half a line (a detector's boxes):
+    a title crossing the gutter does not make them two columns of text."""
+    title = box(100, 5, 230, 30)
+    offset = {y: 9 if y % 3 == 0 else 0 for y in range(50, 260, 26)}
+    rows = [(box(20, y, 90 + y % 40, y + 14), box(190, y + 1 + offset[y], 240, y + 13 + offset[y])) for y in offset]
+    receipt = [title] + [b for row in rows for b in row]
+    assert reading_order(receipt[::-1], np.full((300, 260, 3), 235, np.uint8)) == list(range(len(receipt)))[::-1]
+
+
 def test_tilted_lines_of_a_paragraph_keep_their_order():
     centre = np.array([200, 150], np.float32)
     turn = cv2.getRotationMatrix2D((200, 150), 3, 1.0)[:, :2]
