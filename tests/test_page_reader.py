@@ -93,6 +93,11 @@ def test_columns_whose_gutter_a_line_or_a_speck_crosses_are_read_one_after_the_o
     assert [i for i in order if i != speck] == list(range(speck))  # the speck itself may go anywhere
     heading = box(60, 0, 300, 14)  # over both columns: read first, not as a line of either
     assert reading_order([heading] + left + right[1:]) == list(range(len(left + right)))
+    section = box(20, 270, 300, 286)  # between two pairs of columns: after the first, before the second
+    below = [box(20, y, 160 - y % 30, y + 16) for y in range(300, 400, 24)] + \
+        [box(200, y, 330 - y % 40, y + 16) for y in range(300, 400, 27)]
+    page = left + right[1:] + [section] + below
+    assert reading_order(page[::-1]) == list(range(len(page)))[::-1]
 
 
 def test_a_receipt_whose_title_crosses_its_gutter_is_read_row_by_row():
