@@ -189,8 +189,8 @@ def reading_order(polygons: Sequence[np.ndarray], page: Optional[np.ndarray] = N
     ``page``'s pixels, not columns of text that share a line pitch: ``_text_columns``), and so are columns of
     text whose gutter a line or two cross (``_crossed_gutter``: a line jutting into it, a speck, a heading over
     them, read before them); groups separated by an empty horizontal strip are read top to bottom; lines that no
-    strip separates are read in rows (``_touching_rows``). The vertical extents are trimmed by a sixth of each line's height, so that close
-    neighbours do not touch."""
+    strip separates are read in rows (``_touching_rows``). The vertical extents are trimmed by a sixth of each
+    line's height, so that close neighbours do not touch."""
     if len(polygons) == 0:
         return []
     points, turn = _level([np.asarray(p, np.float32).reshape(-1, 2) for p in polygons])
@@ -237,10 +237,10 @@ def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray, ruled: Op
     if len(columns) > 1 and (not _rows_aligned(full, columns) or _text_columns(full, columns, ruled)):
         return [i for column in columns for i in _xy_cut(column, bounds, full, ruled)]
     crossed = _crossed_gutter(box) if len(columns) == 1 else None
-    if crossed is not None:  # read as columns only when each side is set as text
+    if crossed is not None:  # read as columns only when each side is set as text (_text_columns tests it too)
         sides, spanning = [indices[side] for side in crossed[0]], crossed[1]
-        if all(_set_as_text(full[side]) for side in sides) and \
-                (not _rows_aligned(full, sides) or _text_columns(full, sides, ruled)):
+        if _text_columns(full, sides, ruled) if _rows_aligned(full, sides) else \
+                all(_set_as_text(full[side]) for side in sides):
             blocks = _between_spanning(indices, box, spanning) if len(spanning) else sides
             return [i for block in blocks for i in _xy_cut(block, bounds, full, ruled)]
     rows = [indices[g] for g in _groups(box[:, 1], box[:, 3])]
