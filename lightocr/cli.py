@@ -103,7 +103,7 @@ def task_main(argv: List[str], command: str) -> int:
     own = import_object(spec.predictor).add_options(parser)
     args = parser.parse_args(argv)
     predictor = open_predictor(args.ckpt, spec.name, args.engine, not args.no_optimize, args.compile, args.threads,
-                               **{name: getattr(args, name) for name in own})
+                               **{name: getattr(args, name) for name in own if getattr(args, name) is not None})
     return print_rows(predictor, args.images, args.batch_size)
 
 
@@ -119,6 +119,7 @@ def read_main(argv: List[str]) -> int:
     from .page_reader import RECOGNITION, PageReader, as_document, draw_page, tsv_lines
     from .predictor import open_predictor, picture_name
     from .pretrained import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
+    from .tasks.detection.predictor import DetectionPredictor
     from .tasks.recognition.predictor import TextPredictor
 
     parser = argparse.ArgumentParser(prog="lightocr read", description=(
@@ -137,6 +138,7 @@ def read_main(argv: List[str]) -> int:
                         help="write each page to DIR/<image name>.png with its lines' boxes and text drawn")
     add_engine_options(parser)
     own = TextPredictor.add_options(parser)
+    DetectionPredictor.add_scale_options(parser)
     args = parser.parse_args(argv)
     options = {name: getattr(args, name) for name in own}
     if args.rec is not None and args.det is None:
@@ -145,7 +147,7 @@ def read_main(argv: List[str]) -> int:
         return print_rows(recognizer, args.images, args.batch_size)
 
     reader = PageReader(args.det, args.rec, args.engine, args.batch_size, args.threads, not args.no_optimize,
-                        args.compile, **options)
+                        args.compile, text_height=args.text_height, **options)
     if args.draw:
         Path(args.draw).mkdir(parents=True, exist_ok=True)
     failed, results = 0, []

@@ -325,12 +325,14 @@ class PageReader:
     ONNX Runtime for the shipped models). Calling it with one image (a path, a numpy array or a PIL image)
     returns its ``TextLine``s in reading order; ``read`` takes many and reports each page's error.
     ``threads``, ``optimize``, ``compile``: as ``open_predictor`` takes them; ``beam_width``: the recognizer's
-    CTC beam (default: its own)."""
+    CTC beam; ``text_height``: the detector's (a page of smaller print is detected again, enlarged); None: the
+    model's own."""
 
     def __init__(self, det: ModelInput = None, rec: ModelInput = None, engine: Optional[str] = None,
                  batch_size: int = 32, threads: Optional[int] = None, optimize: bool = True, compile: bool = False,
-                 beam_width: Optional[int] = None):
-        self.detector, det_name = open_model(det, DEFAULT_DETECTOR, engine, threads, optimize, compile)
+                 beam_width: Optional[int] = None, text_height: Optional[float] = None):
+        self.detector, det_name = open_model(det, DEFAULT_DETECTOR, engine, threads, optimize, compile,
+                                             **({} if text_height is None else dict(text_height=text_height)))
         self.recognizer, rec_name = open_model(rec, DEFAULT_RECOGNIZER, engine, threads, optimize, compile,
                                                **({} if beam_width is None else dict(beam_width=beam_width)))
         found = (_task_of(self.detector), _task_of(self.recognizer))

@@ -205,16 +205,43 @@ def test_a_detector_and_a_recognizer_swapped_are_both_named(tmp_path):
 
 
 # the command line -----------------------------------------------------------------------------------------
-def page_with_lines(path, texts, size=(640, 360)):
-    """A white page with ``texts`` written in large print, one per line, and where each line is."""
+def page_with_lines(path, texts, size=(640, 360), print_size=30, pitch=70):
+    """A white page with ``texts`` written one per line (large print by default), and where each line is."""
     image = Image.new("RGB", size, "white")
-    pen, font, places = ImageDraw.Draw(image), ImageFont.load_default(30), []
+    pen, font, places = ImageDraw.Draw(image), ImageFont.load_default(print_size), []
     for number, text in enumerate(texts):
-        left, top, right, bottom = pen.textbbox((40, 40 + 70 * number), text, font=font)
-        pen.text((40, 40 + 70 * number), text, font=font, fill="black")
+        left, top, right, bottom = pen.textbbox((40, 40 + pitch * number), text, font=font)
+        pen.text((40, 40 + pitch * number), text, font=font, fill="black")
         places.append((left, top, right, bottom))
     image.save(path)
     return places
+
+
+def test_a_page_of_small_print_is_detected_again_enlarged(tmp_path):
+    """Print 14 pixels high on a page 1280 wide is 7 pixels high at the detector's 640-pixel input, under the
+    text height it was trained on: the page is read a second time, enlarged, and every line is found where it
+    was written. Large print is read once."""
+    from lightocr.predictor import open_predictor
+    texts = ["Invoice number 2024-117", "Total due: $512.40", "Thank you, come again!", "Paid by card 4411"]
+    small = page_with_lines(tmp_path / "small.png", texts, size=(1280, 720), print_size=14, pitch=30)
+    page_with_lines(tmp_path / "large.png", texts, size=(1280, 720), print_size=40, pitch=80)
+    detector = open_predictor(SHIPPED_DETECTOR)
+    inputs_seen, engine = [], detector.engine
+    detector.engine = lambda **inputs: inputs_seen.append(inputs["images"].shape[2:]) or engine(**inputs)
+    (_, found), = next(detector.results([tmp_path / "small.png"]))
+    assert inputs_seen[0] == (352, 640) and len(inputs_seen) == 2 and 640 < max(inputs_seen[1]) <= 960
+    assert len(found.boxes) == len(texts)
+    for (points, _), (left, top, right, bottom) in zip(sorted(found.boxes, key=lambda b: b[0][:, 1].mean()), small):
+        assert abs(points[:, 1].mean() - (top + bottom) / 2) < 5 and abs(points[:, 0].min() - left) < 10
+        assert abs(points[:, 0].max() - right) < 10
+    inputs_seen.clear()
+    next(detector.results([tmp_path / "large.png"]))
+    assert inputs_seen == [(352, 640)]
+    once = open_predictor(SHIPPED_DETECTOR, text_height=0)
+    inputs_seen, engine = [], once.engine
+    once.engine = lambda **inputs: inputs_seen.append(inputs["images"].shape[2:]) or engine(**inputs)
+    next(once.results([tmp_path / "small.png"]))
+    assert inputs_seen == [(352, 640)]
 
 
 def test_read_prints_each_line_with_its_box_as_json_and_drawn(tmp_path):

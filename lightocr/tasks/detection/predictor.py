@@ -1,16 +1,23 @@
 """The text-detection reader: pages shaped by the model's ``PageGeometry``, the DB probability map turned into
-boxes (``DBPostProcess``) in the page's own pixels; one row per box: ``x1,y1,...`` and its score. Needs numpy,
-OpenCV, Pillow and pyclipper."""
-from dataclasses import dataclass
+boxes (``DBPostProcess``) in the page's own pixels; one row per box: ``x1,y1,...`` and its score. A page whose
+text comes out smaller than the detector was trained on is detected again, enlarged (``DetectionPredictor``).
+Needs numpy, OpenCV, Pillow and pyclipper."""
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
 from ...data.page_inputs import PageGeometry
-from ...predictor import Predictor, as_array, picture_name
+from ...data.page_inputs import STRIDE
+from ...predictor import ImageInput, Predictor, as_array, picture_name
 from .postprocess import DBPostProcess
+
+# The median height of the text lines of the synthetic training pages (``SyntheticPageSource``) once a page is
+# scaled to the detector's 640-pixel input: 17 pixels, a quarter of the lines under 14 (measured on 200 pages).
+TEXT_HEIGHT = 16.0
 
 
 @dataclass(frozen=True)
@@ -20,21 +27,60 @@ class PageBoxes:
 
 
 class DetectionPredictor(Predictor):
-    """Input ``images`` ``(batch, channels, height, width)``; outputs the ``prob`` and ``thresh`` maps."""
+    """Input ``images`` ``(batch, channels, height, width)``; outputs the ``prob`` and ``thresh`` maps.
+
+    A page is read at the model's size (its longer side ``geometry.size``). When the median height of the lines
+    found there is under ``text_height`` input pixels, small print that the detector finds less well than the
+    text it was trained on, the page is read again enlarged to bring it to ``text_height``, by at most
+    ``max_upscale``, and those boxes are kept (its effect on page CER: ``docs/benchmarks.md``). ``text_height`` 0
+    or None: one reading at the model's size."""
 
     metadata_keys = ("geometry", "postprocess")
 
-    def __init__(self, engine, metadata: Dict[str, Any], draw: Optional[str] = None):
+    def __init__(self, engine, metadata: Dict[str, Any], draw: Optional[str] = None,
+                 text_height: Optional[float] = TEXT_HEIGHT, max_upscale: float = 1.5):
         super().__init__(engine, metadata)
         self.geometry = PageGeometry.from_dict(metadata["geometry"])
         self.postprocess = DBPostProcess(**metadata["postprocess"])
         self.draw = Path(draw) if draw else None
+        self.text_height, self.max_upscale = text_height, max_upscale
 
     @classmethod
     def add_options(cls, parser) -> List[str]:
         parser.add_argument("--draw", default=None, metavar="DIR",
                             help="write each page to DIR with its boxes drawn (DIR/<image name>.png)")
-        return ["draw"]
+        return ["draw", *cls.add_scale_options(parser)]
+
+    @staticmethod
+    def add_scale_options(parser) -> List[str]:
+        """The ``--text-height`` option (``lightocr detect`` and ``lightocr read``)."""
+        parser.add_argument("--text-height", type=float, default=None, metavar="PIXELS",
+                            help="read a page again, enlarged up to 1.5 times, when the median height of its lines "
+                                 f"at the detector's input size is under PIXELS (default {TEXT_HEIGHT:g}, the "
+                                 "height of the training pages' text; 0: never)")
+        return ["text_height"]
+
+    def results_with_images(self, images: Sequence[ImageInput], batch_size: int = 32, on_error: str = "skip",
+                            max_pixels: Optional[int] = None
+                            ) -> Iterator[List[Tuple[str, Optional[Image.Image], Any]]]:
+        for triples in super().results_with_images(images, batch_size, on_error, max_pixels):
+            yield [(key, image, found if image is None else self.enlarged(image, found))
+                   for key, image, found in triples]
+
+    def enlarged(self, image: Image.Image, found: "PageBoxes") -> "PageBoxes":
+        """The boxes of ``image`` read again at the size that brings its lines to ``text_height`` (``found``, its
+        boxes at the model's size, when they are that tall already, or there are none)."""
+        if not self.text_height or not found.boxes:
+            return found
+        scale = self.geometry.size / max(image.width, image.height)
+        height = float(np.median([min(cv2.minAreaRect(points)[1]) for points, _ in found.boxes])) * scale
+        factor = min(self.text_height / max(height, 1e-6), self.max_upscale)
+        size = int(round(self.geometry.size * factor / STRIDE)) * STRIDE
+        if size <= self.geometry.size:
+            return found
+        geometry = replace(self.geometry, size=size)
+        array, input_scale = geometry.to_array(image)
+        return self.predict_batch(dict(images=array[None], scales=np.asarray([input_scale], np.float32)))[0]
 
     def finish(self, key: str, image: Image.Image, prediction: "PageBoxes") -> None:
         """With ``draw``: the page with its boxes in red, as ``<draw>/<image name>.png``."""
