@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ...data.page_inputs import PageGeometry
-from ...data.page_inputs import STRIDE
+from ...data.page_inputs import STRIDE, PageGeometry
 from ...predictor import ImageInput, Predictor, as_array, picture_name
 from .postprocess import DBPostProcess
 
-# The median height of the text lines of the synthetic training pages (``SyntheticPageSource``) once a page is
-# scaled to the detector's 640-pixel input: 17 pixels, a quarter of the lines under 14 (measured on 200 pages).
+# The height of the text lines of the synthetic pages the detectors train on (``SyntheticPageSource``) once a
+# page is scaled to the detector's 640-pixel input: 17 pixels at the median, a quarter of the lines under 14
+# (measured on 200 rendered pages).
 TEXT_HEIGHT = 16.0
 
 
