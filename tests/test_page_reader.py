@@ -226,8 +226,7 @@ def test_a_page_of_small_print_is_detected_again_enlarged(tmp_path):
     small = page_with_lines(tmp_path / "small.png", texts, size=(1280, 720), print_size=14, pitch=30)
     page_with_lines(tmp_path / "large.png", texts, size=(1280, 720), print_size=40, pitch=80)
     detector = open_predictor(SHIPPED_DETECTOR)
-    inputs_seen, engine = [], detector.engine
-    detector.engine = lambda **inputs: inputs_seen.append(inputs["images"].shape[2:]) or engine(**inputs)
+    inputs_seen = input_sizes_seen(detector)
     (_, found), = next(detector.results([tmp_path / "small.png"]))
     assert inputs_seen[0] == (352, 640) and len(inputs_seen) == 2 and 640 < max(inputs_seen[1]) <= 960
     assert len(found.boxes) == len(texts)
@@ -238,10 +237,16 @@ def test_a_page_of_small_print_is_detected_again_enlarged(tmp_path):
     next(detector.results([tmp_path / "large.png"]))
     assert inputs_seen == [(352, 640)]
     once = open_predictor(SHIPPED_DETECTOR, text_height=0)
-    inputs_seen, engine = [], once.engine
-    once.engine = lambda **inputs: inputs_seen.append(inputs["images"].shape[2:]) or engine(**inputs)
+    inputs_seen = input_sizes_seen(once)
     next(once.results([tmp_path / "small.png"]))
     assert inputs_seen == [(352, 640)]
+
+
+def input_sizes_seen(detector):
+    """The ``(height, width)`` of each input the detector's engine runs on from now on, in a list kept filled."""
+    seen, engine = [], detector.engine
+    detector.engine = lambda **inputs: seen.append(inputs["images"].shape[2:]) or engine(**inputs)
+    return seen
 
 
 def test_read_prints_each_line_with_its_box_as_json_and_drawn(tmp_path):

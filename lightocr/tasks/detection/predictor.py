@@ -16,8 +16,8 @@ from .postprocess import DBPostProcess
 
 # The height of the text lines of the synthetic pages the detectors train on (``SyntheticPageSource``) once a
 # page is scaled to the detector's 640-pixel input: 17 pixels at the median, a quarter of the lines under 14
-# (measured on 200 rendered pages).
-TEXT_HEIGHT = 16.0
+# (measured on 200 rendered pages). A page of smaller print is read again enlarged, by at most MAX_UPSCALE.
+TEXT_HEIGHT, MAX_UPSCALE = 16.0, 1.5
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class DetectionPredictor(Predictor):
     metadata_keys = ("geometry", "postprocess")
 
     def __init__(self, engine, metadata: Dict[str, Any], draw: Optional[str] = None,
-                 text_height: Optional[float] = TEXT_HEIGHT, max_upscale: float = 1.5):
+                 text_height: Optional[float] = TEXT_HEIGHT, max_upscale: float = MAX_UPSCALE):
         super().__init__(engine, metadata)
         self.geometry = PageGeometry.from_dict(metadata["geometry"])
         self.postprocess = DBPostProcess(**metadata["postprocess"])
@@ -55,9 +55,9 @@ class DetectionPredictor(Predictor):
     def add_scale_options(parser) -> List[str]:
         """The ``--text-height`` option (``lightocr detect`` and ``lightocr read``)."""
         parser.add_argument("--text-height", type=float, default=None, metavar="PIXELS",
-                            help="read a page again, enlarged up to 1.5 times, when the median height of its lines "
-                                 f"at the detector's input size is under PIXELS (default {TEXT_HEIGHT:g}, the "
-                                 "height of the training pages' text; 0: never)")
+                            help=f"read a page again, enlarged up to {MAX_UPSCALE:g} times, when the median height "
+                                 f"of its lines at the detector's input size is under PIXELS (default "
+                                 f"{TEXT_HEIGHT:g}, the height of the training pages' text; 0: never)")
         return ["text_height"]
 
     def results_with_images(self, images: Sequence[ImageInput], batch_size: int = 32, on_error: str = "skip",
@@ -78,9 +78,7 @@ class DetectionPredictor(Predictor):
         size = int(round(self.geometry.size * factor / STRIDE)) * STRIDE
         if size <= self.geometry.size:
             return found
-        geometry = replace(self.geometry, size=size)
-        array, input_scale = geometry.to_array(image)
-        return self.predict_batch(dict(images=array[None], scales=np.asarray([input_scale], np.float32)))[0]
+        return self.predict_batch(self.collate([replace(self.geometry, size=size).to_array(image)]))[0]
 
     def finish(self, key: str, image: Image.Image, prediction: "PageBoxes") -> None:
         """With ``draw``: the page with its boxes in red, as ``<draw>/<image name>.png``."""
