@@ -17,6 +17,7 @@ import yaml
 
 from lightocr.data import find_fonts
 from lightocr.data.synthetic import HAIRLINE_FONTS, font_symbols
+from lightocr.lightning_cli import config_bases, read_config_file
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT_RECORD = "fit.json"  # what bounded_fit writes in the run's version folder
@@ -43,6 +44,22 @@ def fonts_with(symbols: str) -> Tuple[List[str], List[str]]:
     train, held_out = (covers(names) for names in split_fonts())
     print(f"fonts with {symbols}: {len(train)} for training, held out: {held_out}", flush=True)
     return train, held_out
+
+
+def source_yaml(config: str, fonts: List[str], size: int, seed: int,
+                default: str = "lightocr.data.SyntheticTextSource", **fixed) -> str:
+    """The config's training sources, its ``base:`` configs' when it names none itself (one ``default`` source
+    when none does), each synthetic one drawing ``size`` samples in ``fonts`` only, from ``seed`` on, with the
+    ``fixed`` arguments."""
+    sources = [dict(class_path=default)]
+    for path in config_bases(Path(config)) + [config]:  # the most general first, as LightningCLI reads them
+        named = ((read_config_file(Path(path)).get("data") or {}).get("init_args") or {}).get("train_sources")
+        sources = named or sources
+    for offset, source in enumerate(sources):
+        if source["class_path"].rsplit(".", 1)[-1] in ("SyntheticTextSource", "SyntheticPageSource"):
+            source["init_args"] = dict(source.get("init_args") or {}, size=size, seed=seed + offset,
+                                       font_include=fonts, **fixed)
+    return json.dumps(sources)
 
 
 def train_eval_parser(doc: str, config: str, minutes, run_name: str) -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ engine), then scored on what it never saw:
 The figures go to ``lightocr/weights/models.json`` and ``docs/benchmarks.md``.
 
     python scripts/train_default_models.py [--models lightocr-det lightocr-rec-document] [--minutes 30 60]
-                                           [--from-shipped]
+                                           [--from-shipped] [-- LightningCLI overrides, e.g. --model.init_args.lr=0.001]
 """
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from _report import HELD_OUT_FAMILIES, ROOT, split_fonts, write_section
-from train_eval_crnn import MILD, source_yaml
+from _report import HELD_OUT_FAMILIES, ROOT, source_yaml, split_fonts, write_section
+from train_eval_crnn import MILD
 from train_eval_det import held_out_pages, lightocr_finder, pages_yaml, score
 
 from lightocr.checkpoints import read_checkpoint, write_weights
@@ -47,7 +47,8 @@ from lightocr.export import export_task
 from lightocr.pretrained import MODELS, WEIGHTS_DIR
 from lightocr.tasks import load_task
 
-PART_KEYS = ("config", "minutes", "steps", "machine", "date", "run")  # what models.json records of each part
+# what models.json records of each part
+PART_KEYS = ("config", "overrides", "minutes", "steps", "machine", "date", "run")
 CONFIGS = {"lightocr-det": "configs/det_mobilenetv3.yaml", "lightocr-rec-document": "configs/crnn_document.yaml"}
 EVAL_SEED = 7_777_001
 START, END = "<!-- default-models:start -->", "<!-- default-models:end -->"
@@ -56,8 +57,8 @@ START, END = "<!-- default-models:start -->", "<!-- default-models:end -->"
 def overrides(name: str, train_fonts: List[str]) -> List[str]:
     """The training data of a model: its config's sources, drawn in the training fonts only."""
     if name == "lightocr-det":
-        return [f"--data.init_args.train_sources={pages_yaml(train_fonts, 1_000_000, 0)}",
-                f"--data.init_args.val_sources={pages_yaml(train_fonts, 100, 1_000_003)}"]
+        return [f"--data.init_args.train_sources={pages_yaml(CONFIGS[name], train_fonts, 1_000_000, 0)}",
+                f"--data.init_args.val_sources={pages_yaml(CONFIGS[name], train_fonts, 100, 1_000_003)}"]
     return [f"--data.init_args.train_sources={source_yaml(CONFIGS[name], train_fonts, 1_000_000, 0)}",
             f"--data.init_args.val_sources={source_yaml(CONFIGS[name], train_fonts, 500, 1_000_003)}"]
 
@@ -83,18 +84,18 @@ def shipped_parts(figures: Dict[str, dict], name: str) -> List[dict]:
     return record.get("parts") or [{k: record[k] for k in [*PART_KEYS, "trained_by"] if k in record}]
 
 
-def fit_in_parts(name: str, minutes: float, train_fonts: List[str],
-                 part: Optional[int] = None) -> Tuple[Optional[Path], bool]:
+def fit_in_parts(name: str, minutes: float, train_fonts: List[str], part: Optional[int] = None,
+                 extra: Sequence[str] = ()) -> Tuple[Optional[Path], bool]:
     """Train ``name`` toward ``minutes`` of training, resuming its run; ``part``: the number of a part started
     from the shipped weights, in a folder of its own (a stopped part resumes there, a finished one is never
-    resumed in place of the next); ``(last checkpoint, budget spent)``."""
+    resumed in place of the next); ``extra``: more LightningCLI arguments; ``(last checkpoint, budget spent)``."""
     run_dir = ROOT / "runs" / "default_models" / (name if part is None else f"{name}-part{part}")
     start = [] if part is None else [f"--model.init_args.init_from={name}"]
     whole, seconds = int(minutes), int(round((minutes - int(minutes)) * 60))
     command = [sys.executable, "-m", "lightocr", "fit", "--config", CONFIGS[name],
                f"--trainer.max_time=00:{whole // 60:02d}:{whole % 60:02d}:{seconds:02d}",
                f"--trainer.default_root_dir={run_dir}", "--trainer.enable_progress_bar=false",
-               *overrides(name, train_fonts), *start, "--ckpt_path=auto"]
+               *overrides(name, train_fonts), *start, *extra, "--ckpt_path=auto"]
     print(f"{name}: {' '.join(command[:8])} ...", flush=True)
     code = subprocess.run(command, cwd=ROOT).returncode
     checkpoints = sorted(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
@@ -137,6 +138,7 @@ def main() -> int:
     parser.add_argument("--eval-pages", type=int, default=300)
     parser.add_argument("--from-shipped", action="store_true",
                         help="train on from the shipped weights of each model rather than from scratch")
+    parser.add_argument("extra", nargs="*", help="more LightningCLI arguments for every model, after --")
     args = parser.parse_args()
     if len(args.minutes) != len(args.models):
         parser.error(f"--minutes needs one value per model ({len(args.models)})")
@@ -145,7 +147,8 @@ def main() -> int:
     WEIGHTS_DIR.mkdir(exist_ok=True)
     for name, minutes in zip(args.models, args.minutes):
         earlier = shipped_parts(read_figures(figures_file), name) if args.from_shipped else []
-        checkpoint, done = fit_in_parts(name, minutes, train_fonts, len(earlier) + 1 if args.from_shipped else None)
+        checkpoint, done = fit_in_parts(name, minutes, train_fonts, len(earlier) + 1 if args.from_shipped else None,
+                                        args.extra)
         if not done:
             print(f"{name}: not finished; run this script again to continue", file=sys.stderr)
             return 1
@@ -154,7 +157,8 @@ def main() -> int:
         write_weights(task.half(), WEIGHTS_DIR / f"{name}.safetensors")
         part = dict(config=CONFIGS[name], minutes=minutes, steps=int(read_checkpoint(checkpoint)["global_step"]),
                     machine=f"{torch.get_num_threads()} CPU threads", date=time.strftime("%Y-%m-%d"),
-                    run=str(checkpoint.parent.parent.relative_to(ROOT)))
+                    run=str(checkpoint.parent.parent.relative_to(ROOT)),
+                    **({"overrides": args.extra} if args.extra else {}))
         parts = earlier + [part]
         record = dict(part, minutes=sum(p["minutes"] for p in parts), steps=sum(p["steps"] for p in parts),
                       parts=parts)
@@ -184,6 +188,7 @@ def report(figures: Dict[str, dict]) -> str:
                       f"on {record['lines']} document lines")
         parts = record.get("parts", [record])
         training = "; then ".join(f"{p['minutes']:g} min, {p['steps']} steps, {p['machine']}, {p['date']}" +
+                                  "".join(f", `{o}`" for o in p.get("overrides", [])) +
                                   (f" ({p['trained_by']})" if "trained_by" in p else "")  # a run it adopted
                                   for p in parts)
         if len(parts) > 1:

@@ -34,10 +34,9 @@ from typing import List
 
 import cv2
 import torch
-from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, read_fit, split_fonts, train_eval_parser,
+from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, read_fit, source_yaml, split_fonts, train_eval_parser,
                      write_section)
 
-from lightocr.lightning_cli import config_bases, read_config_file
 from lightocr.tasks import load_task
 from lightocr.data import SyntheticTextSource, default_augment
 from lightocr.data.synthetic import font_family
@@ -51,21 +50,6 @@ MILD = [dict(transform="Affine", rotate=(-2, 2), fit_output=True, border_mode=cv
         dict(transform="GaussNoise", std_range=(0.02, 0.05), p=0.5)]
 SMALL_TEXT = (10, 16)  # font sizes in pixels of the small-print row
 START, END = "<!-- crnn:start -->", "<!-- crnn:end -->"
-
-
-def source_yaml(config: str, fonts: List[str], size: int, seed: int) -> str:
-    """The config's training sources, its ``base:`` configs' when it names none itself (one
-    ``SyntheticTextSource`` when none does), each synthetic one drawing ``size`` lines in ``fonts`` only, from
-    ``seed`` on."""
-    sources = [dict(class_path="lightocr.data.SyntheticTextSource")]
-    for path in config_bases(Path(config)) + [config]:  # the most general first, as LightningCLI reads them
-        named = ((read_config_file(Path(path)).get("data") or {}).get("init_args") or {}).get("train_sources")
-        sources = named or sources
-    for offset, source in enumerate(sources):
-        if source["class_path"].endswith("SyntheticTextSource"):
-            source["init_args"] = dict(source.get("init_args") or {}, size=size, seed=seed + offset,
-                                       font_include=fonts)
-    return json.dumps(sources)
 
 
 def score(task, source, augment, batch_size: int = 64) -> dict:

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from _report import HELD_OUT_FAMILIES, ROOT, bounded_fit, read_fit, split_fonts, train_eval_parser, write_section
+from _report import (HELD_OUT_FAMILIES, ROOT, bounded_fit, read_fit, source_yaml, split_fonts, train_eval_parser,
+                     write_section)
 
 from lightocr.data.detection import DEFAULT_PAGE_AUGMENT, augment_page
 from lightocr.data.sources import DONT_CARE
@@ -42,9 +43,10 @@ HELD_OUT_BACKGROUNDS = ("ruled", "speckle")
 TRAIN_BACKGROUNDS = [kind for kind in BACKGROUNDS if kind not in HELD_OUT_BACKGROUNDS]
 
 
-def pages_yaml(fonts: List[str], size: int, seed: int) -> str:
-    return json.dumps([dict(class_path="lightocr.data.SyntheticPageSource",
-                            init_args=dict(size=size, seed=seed, font_include=fonts, backgrounds=TRAIN_BACKGROUNDS))])
+def pages_yaml(config: str, fonts: List[str], size: int, seed: int) -> str:
+    """The config's training pages (``source_yaml``) in ``fonts`` on the training backgrounds."""
+    return source_yaml(config, fonts, size, seed, default="lightocr.data.SyntheticPageSource",
+                       backgrounds=TRAIN_BACKGROUNDS)
 
 
 def held_out_pages(fonts: List[str], count: int) -> Dict[str, List[Tuple[Image.Image, list]]]:
@@ -117,8 +119,8 @@ def main() -> int:
         fit = read_fit(Path(args.eval_only)) or dict(checkpoint=Path(args.eval_only), steps=None, minutes=None)
     else:
         fit = bounded_fit(args.config, args.minutes, Path(args.run_dir), [
-            f"--data.init_args.train_sources={pages_yaml(train_fonts, 1_000_000, 0)}",
-            f"--data.init_args.val_sources={pages_yaml(train_fonts, 100, 1_000_003)}", *args.extra])
+            f"--data.init_args.train_sources={pages_yaml(args.config, train_fonts, 1_000_000, 0)}",
+            f"--data.init_args.val_sources={pages_yaml(args.config, train_fonts, 100, 1_000_003)}", *args.extra])
     pages = held_out_pages(held_out, args.eval_pages)
     torch.set_num_threads(torch.get_num_threads())
     rows = {}

@@ -9,6 +9,9 @@ ink) and its text. A page is a background (sometimes of low contrast) and a layo
 - ``receipt``: a narrow column of item names on the left and amounts on the right;
 - ``label``: a few large centred lines on a coloured patch.
 
+With ``faded`` > 0 that share of the lines is drawn faded: its ink laid on at 35-70% strength (worn print, a dry
+ribbon, grey type), labelled as any other line.
+
 Pages come upright; rotation (small, or by 90 degrees), perspective and curvature are the detection data's
 augmentation, which moves the polygons with the image. A page is a pure function of ``(seed, epoch, index)``.
 """
@@ -47,7 +50,7 @@ class SyntheticPageSource(SampleSource):
     pixels high (a range) in the fonts of a ``FontPool`` (``font_dirs`` ... ``hershey_fonts``, as
     ``SyntheticTextSource`` takes them); ``size`` pages per epoch. The label of a page is its ``Region`` list: a
     region per line, or with ``regions="words"`` per word (split at the gaps of the ink; a line whose gaps do not
-    give its words stays one region)."""
+    give its words stays one region); ``faded``: the share of lines drawn faded."""
 
     def __init__(self, size: int = 10_000, seed: int = 0, page_size: Tuple[int, int] = (320, 640),
                  line_height: Tuple[int, int] = (12, 36), layouts: Sequence[str] = LAYOUTS,
@@ -56,15 +59,17 @@ class SyntheticPageSource(SampleSource):
                  font_dirs: Sequence[str] = DEFAULT_FONT_DIRS, builtin_font: bool = True,
                  font_include: Optional[Sequence[str]] = None,
                  font_exclude: Optional[Sequence[str]] = HAIRLINE_FONTS, hershey_fonts: bool = True,
-                 ratio: float = 1.0, name: Optional[str] = None):
+                 faded: float = 0.0, ratio: float = 1.0, name: Optional[str] = None):
         super().__init__(ratio, name)
         unknown = sorted(set(layouts) - set(LAYOUTS)) + sorted(set(backgrounds) - set(BACKGROUNDS))
         if regions not in ("lines", "words"):
             raise ValueError(f"SyntheticPageSource: regions must be 'lines' or 'words', got {regions!r}")
+        if not 0 <= faded <= 1:
+            raise ValueError(f"SyntheticPageSource: faded is the share of faded lines, in [0, 1], got {faded}")
         if size < 1 or unknown or not layouts or not backgrounds:
             raise ValueError(f"SyntheticPageSource: size must be positive, layouts some of {LAYOUTS} and backgrounds "
                              f"some of {tuple(BACKGROUNDS)}, got {size}, {list(layouts)} and {list(backgrounds)}")
-        self.backgrounds, self.regions = list(backgrounds), regions
+        self.backgrounds, self.regions, self.faded = list(backgrounds), regions, faded
         self.size, self.seed, self.page_size, self.line_height = size, seed, page_size, line_height
         self.layouts = list(layouts)
         weights = np.asarray(layout_weights or [1.0] * len(self.layouts), dtype=np.float64)
@@ -120,10 +125,11 @@ class SyntheticPageSource(SampleSource):
         y1, x1 = min(y + h, page.shape[0]), min(left + w, page.shape[1])
         if y1 - y0 < 4 or x1 - x0 < 2:
             return 0
-        alpha = mask[y0 - y:y1 - y, x0 - left:x1 - left, None]
+        inked = mask[y0 - y:y1 - y, x0 - left:x1 - left]
+        alpha = inked[..., None] * (rng.uniform(0.35, 0.7) if self.faded and rng.random() < self.faded else 1.0)
         colour = ink if ink is not None else page_ink(page[y0:y1, x0:x1], rng)
         page[y0:y1, x0:x1] = (page[y0:y1, x0:x1] * (1 - alpha) + colour * alpha).astype(np.uint8)
-        inked = alpha[..., 0] > 0.25
+        inked = inked > 0.25
         spans = [(0, inked.shape[1], text)]
         if self.regions == "words":
             spans = word_spans(inked, text, min_gap=max(2, int(0.2 * h))) or spans
