@@ -51,6 +51,7 @@ from lightocr.tasks import load_task
 PART_KEYS = ("config", "overrides", "minutes", "steps", "machine", "date", "run")
 CONFIGS = {"lightocr-det": "configs/det_mobilenetv3.yaml", "lightocr-rec-document": "configs/crnn_document.yaml"}
 EVAL_SEED = 7_777_001
+SLACK_S = 30  # a run this close to its budget has spent it (the Timer stops at a step's end)
 START, END = "<!-- default-models:start -->", "<!-- default-models:end -->"
 
 
@@ -68,6 +69,12 @@ def trained_seconds(checkpoint: Path) -> float:
     callbacks = read_checkpoint(checkpoint).get("callbacks", {})
     return max((float(state["time_elapsed"].get("train", 0.0)) for state in callbacks.values()
                 if isinstance(state, dict) and "time_elapsed" in state), default=0.0)
+
+
+def last_checkpoint(run_dir: Path) -> Optional[Path]:
+    """The newest ``last.ckpt`` of a run folder (any version), if any."""
+    checkpoints = sorted(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    return checkpoints[-1] if checkpoints else None
 
 
 def read_figures(path: Path) -> Dict[str, dict]:
@@ -96,14 +103,18 @@ def fit_in_parts(name: str, minutes: float, train_fonts: List[str], part: Option
                f"--trainer.max_time=00:{whole // 60:02d}:{whole % 60:02d}:{seconds:02d}",
                f"--trainer.default_root_dir={run_dir}", "--trainer.enable_progress_bar=false",
                *overrides(name, train_fonts), *start, *extra, "--ckpt_path=auto"]
+    earlier = last_checkpoint(run_dir)
+    if earlier and trained_seconds(earlier) >= minutes * 60 - SLACK_S:  # e.g. a part tried and not adopted
+        print(f"{name}: {run_dir.relative_to(ROOT)} holds a finished run: it is exported again, not trained; move "
+              "the folder away to train this part anew", file=sys.stderr, flush=True)
     print(f"{name}: {' '.join(command[:8])} ...", flush=True)
     code = subprocess.run(command, cwd=ROOT).returncode
-    checkpoints = sorted(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
-    if not checkpoints:
+    checkpoint = last_checkpoint(run_dir)
+    if checkpoint is None:
         return None, False
-    spent = trained_seconds(checkpoints[-1])
+    spent = trained_seconds(checkpoint)
     print(f"{name}: exit code {code}, {spent / 60:.1f} of {minutes:g} training minutes", flush=True)
-    return checkpoints[-1], code == 0 and spent >= minutes * 60 - 30
+    return checkpoint, code == 0 and spent >= minutes * 60 - SLACK_S
 
 
 def score_recognizer(checkpoint: Path, held_out: List[str], lines: int) -> Dict[str, float]:

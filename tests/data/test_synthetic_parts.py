@@ -114,6 +114,27 @@ def test_synthetic_pages_label_each_line_with_its_box_and_text():
     assert other_epoch != SyntheticPageSource(size=3, seed=4, font_dirs=[]).load(0)[1]
 
 
+def test_faded_lines_are_paler_and_still_labelled():
+    from lightocr.data.pages import SyntheticPageSource
+
+    def contrasts(faded):
+        source = SyntheticPageSource(size=4, seed=9, layouts=["paragraph"], backgrounds=["paper"], font_dirs=[],
+                                     faded=faded)
+        found = []
+        for index in range(4):
+            image, regions, _ = source.load(index)
+            pixels = np.asarray(image.convert("L"), dtype=np.float32)
+            found += [np.percentile(crop, 99) - np.percentile(crop, 1) for crop in
+                      (pixels[y0:y1, x0:x1] for (x0, y0), _, (x1, y1), _ in (r.polygon for r in regions))]
+        return np.array(found)
+
+    plain, faded = contrasts(0.0), contrasts(1.0)
+    assert len(faded) >= 8 and faded.min() > 15  # each labelled line still holds visible ink
+    assert np.median(faded) < 0.75 * np.median(plain)
+    with pytest.raises(ValueError, match="faded"):
+        SyntheticPageSource(faded=1.5)
+
+
 def test_word_regions_split_each_line_at_its_gaps():
     from lightocr.data.pages import SyntheticPageSource, word_spans
     inked = np.zeros((10, 40), bool)
