@@ -305,13 +305,13 @@ def _touching_rows(indices: np.ndarray, box: np.ndarray) -> List[List[int]]:
 
 # the reader -------------------------------------------------------------------------------------------
 def open_model(model: ModelInput, default: str, engine: Optional[str] = None, threads: Optional[int] = None,
-               optimize: bool = True, compile: bool = False, **options: Any) -> Tuple[Predictor, str]:
+               optimize: bool = True, compile: bool = False) -> Tuple[Predictor, str]:
     """The predictor of a model given as a file, a shipped model's name or a predictor (None: ``default``),
     with the name to call it by."""
     if isinstance(model, Predictor):
         return model, type(model).__name__
     name = str(model if model is not None else default)
-    return open_predictor(name, None, engine, optimize, compile, threads, **options), name
+    return open_predictor(name, None, engine, optimize, compile, threads), name
 
 
 def _task_of(predictor: Predictor) -> str:
@@ -326,21 +326,23 @@ class PageReader:
     returns its ``TextLine``s in reading order; ``read`` takes many and reports each page's error.
     ``threads``, ``optimize``, ``compile``: as ``open_predictor`` takes them; ``beam_width``: the recognizer's
     CTC beam; ``text_height``: the detector's (a page of smaller print is detected again, enlarged); None: the
-    model's own."""
+    model's own (given, they rebuild a predictor passed in with that option, ``Predictor.with_options``)."""
 
     def __init__(self, det: ModelInput = None, rec: ModelInput = None, engine: Optional[str] = None,
                  batch_size: int = 32, threads: Optional[int] = None, optimize: bool = True, compile: bool = False,
                  beam_width: Optional[int] = None, text_height: Optional[float] = None):
-        self.detector, det_name = open_model(det, DEFAULT_DETECTOR, engine, threads, optimize, compile,
-                                             **({} if text_height is None else dict(text_height=text_height)))
-        self.recognizer, rec_name = open_model(rec, DEFAULT_RECOGNIZER, engine, threads, optimize, compile,
-                                               **({} if beam_width is None else dict(beam_width=beam_width)))
+        self.detector, det_name = open_model(det, DEFAULT_DETECTOR, engine, threads, optimize, compile)
+        self.recognizer, rec_name = open_model(rec, DEFAULT_RECOGNIZER, engine, threads, optimize, compile)
         found = (_task_of(self.detector), _task_of(self.recognizer))
-        if found != (DETECTION, RECOGNITION):
+        if found != (DETECTION, RECOGNITION):  # before any option of one task reaches a model of the other
             hint = " (given the other way round? swap them)" if found == (RECOGNITION, DETECTION) else ""
             raise ModelFileError(f"a page reader needs a {DETECTION} model as det and a {RECOGNITION} model as "
                                  f"rec: det {det_name} is a {found[0] or 'unknown'} model and rec {rec_name} a "
                                  f"{found[1] or 'unknown'} one{hint}")
+        if text_height is not None:
+            self.detector = self.detector.with_options(text_height=text_height)
+        if beam_width is not None:
+            self.recognizer = self.recognizer.with_options(beam_width=beam_width)
         self.batch_size = batch_size
 
     def __call__(self, image: ImageInput) -> List[TextLine]:

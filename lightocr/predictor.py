@@ -144,6 +144,11 @@ class Predictor:
     def __init__(self, engine, metadata: Dict[str, Any]):
         self.engine, self.metadata = engine, dict(metadata)
 
+    def with_options(self, **options: Any) -> "Predictor":
+        """A predictor of the same class on the same engine and metadata, built with ``options`` (the names
+        ``add_options`` returns; the others at their defaults)."""
+        return type(self)(self.engine, self.metadata, **options)
+
     @classmethod
     def add_options(cls, parser) -> List[str]:
         """Add the options of this task's reading command (``lightocr <command>``) to an argparse parser; returns

@@ -199,9 +199,17 @@ def test_narrow_and_tall_crops_are_read_and_channels_converted(tmp_path):
 
 def test_a_detector_and_a_recognizer_swapped_are_both_named(tmp_path):
     rec = str(line_recognizer(tmp_path))
-    with pytest.raises(ModelFileError, match=r"det .*rec\.onnx is a text-recognition model and rec .*lightocr-det"
-                                             r"\.onnx a text-detection one \(given the other way round\? swap"):
-        PageReader(det=rec, rec=str(SHIPPED_DETECTOR))
+    for options in ({}, dict(beam_width=4, text_height=20)):  # each option is its own task's, not the model's
+        with pytest.raises(ModelFileError, match=r"det .*rec\.onnx is a text-recognition model and rec .*lightocr-"
+                                                 r"det\.onnx a text-detection one \(given the other way round\? swap"):
+            PageReader(det=rec, rec=str(SHIPPED_DETECTOR), **options)
+
+
+def test_reading_options_reach_the_models_they_belong_to(tmp_path):
+    reader = PageReader(rec=str(line_recognizer(tmp_path)), beam_width=4, text_height=20)
+    assert reader.detector.text_height == 20 and reader.recognizer.decoder.beam_width == 4
+    given = PageReader(det=reader.detector, rec=reader.recognizer, text_height=0)  # predictors passed in
+    assert given.detector.text_height == 0 and given.recognizer is reader.recognizer
 
 
 # the command line -----------------------------------------------------------------------------------------
