@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -43,20 +43,22 @@ HELD_OUT_BACKGROUNDS = ("ruled", "speckle")
 TRAIN_BACKGROUNDS = [kind for kind in BACKGROUNDS if kind not in HELD_OUT_BACKGROUNDS]
 
 
-def pages_yaml(config: str, fonts: List[str], size: int, seed: int) -> str:
-    """The config's training pages (``source_yaml``) in ``fonts`` on the training backgrounds."""
+def pages_yaml(config: str, fonts: List[str], size: int, seed: int,
+               backgrounds: Sequence[str] = TRAIN_BACKGROUNDS) -> str:
+    """The config's training pages (``source_yaml``) in ``fonts`` on ``backgrounds``."""
     return source_yaml(config, fonts, size, seed, default="lightocr.data.SyntheticPageSource",
-                       backgrounds=TRAIN_BACKGROUNDS)
+                       backgrounds=list(backgrounds))
 
 
-def held_out_pages(fonts: List[str], count: int) -> Dict[str, List[Tuple[Image.Image, list]]]:
-    """``count`` pages in all, as many per layout, in the held-out fonts on the held-out backgrounds, distorted,
-    with their true regions."""
+def held_out_pages(fonts: List[str], count: int, backgrounds: Sequence[str] = HELD_OUT_BACKGROUNDS
+                   ) -> Dict[str, List[Tuple[Image.Image, list]]]:
+    """``count`` pages in all, as many per layout, in the held-out fonts on ``backgrounds`` (the held-out ones),
+    distorted, with their true regions."""
     augment = build_pipeline(DEFAULT_PAGE_AUGMENT, keypoints=True)
     pages: Dict[str, List[Tuple[Image.Image, list]]] = {}
     for number, layout in enumerate(LAYOUTS):
         source = SyntheticPageSource(count // len(LAYOUTS), seed=EVAL_SEED + number, layouts=[layout],
-                                     font_include=fonts, backgrounds=HELD_OUT_BACKGROUNDS)
+                                     font_include=fonts, backgrounds=backgrounds)
         for index in range(len(source)):
             image, regions, _ = source.load(index)
             pixels, points = augment_page(augment, np.asarray(image), [np.asarray(r.polygon, np.float32)
