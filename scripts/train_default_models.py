@@ -59,11 +59,14 @@ START, END = "<!-- default-models:start -->", "<!-- default-models:end -->"
 
 def overrides(name: str, train_fonts: List[str]) -> List[str]:
     """The training data of a model: its config's sources, drawn in the training fonts only."""
-    if name == "lightocr-det":
-        return [f"--data.init_args.{split}_sources={pages_yaml(CONFIGS[name], train_fonts, size, seed, BACKGROUNDS)}"
-                for split, size, seed in (("train", 1_000_000, 0), ("val", 100, 1_000_003))]
-    return [f"--data.init_args.train_sources={source_yaml(CONFIGS[name], train_fonts, 1_000_000, 0)}",
-            f"--data.init_args.val_sources={source_yaml(CONFIGS[name], train_fonts, 500, 1_000_003)}"]
+    detector = name == "lightocr-det"
+
+    def sources(size: int, seed: int) -> str:
+        if detector:  # pages on every background: the shipped detector reads users' pages
+            return pages_yaml(CONFIGS[name], train_fonts, size, seed, BACKGROUNDS)
+        return source_yaml(CONFIGS[name], train_fonts, size, seed)
+    return [f"--data.init_args.{split}_sources={sources(size, seed)}"
+            for split, size, seed in (("train", 1_000_000, 0), ("val", 100 if detector else 500, 1_000_003))]
 
 
 def trained_seconds(checkpoint: Path) -> float:

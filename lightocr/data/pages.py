@@ -125,11 +125,13 @@ class SyntheticPageSource(SampleSource):
         y1, x1 = min(y + h, page.shape[0]), min(left + w, page.shape[1])
         if y1 - y0 < 4 or x1 - x0 < 2:
             return 0
-        inked = mask[y0 - y:y1 - y, x0 - left:x1 - left]
-        alpha = inked[..., None] * (rng.uniform(0.35, 0.7) if self.faded and rng.random() < self.faded else 1.0)
+        coverage = mask[y0 - y:y1 - y, x0 - left:x1 - left]
+        # no random draw when faded is 0: the pages stay those of the same seed without the option
+        strength = rng.uniform(0.35, 0.7) if self.faded and rng.random() < self.faded else 1.0
+        alpha = coverage[..., None] * strength
         colour = ink if ink is not None else page_ink(page[y0:y1, x0:x1], rng)
         page[y0:y1, x0:x1] = (page[y0:y1, x0:x1] * (1 - alpha) + colour * alpha).astype(np.uint8)
-        inked = inked > 0.25
+        inked = coverage > 0.25
         spans = [(0, inked.shape[1], text)]
         if self.regions == "words":
             spans = word_spans(inked, text, min_gap=max(2, int(0.2 * h))) or spans
