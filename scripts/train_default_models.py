@@ -51,6 +51,7 @@ from lightocr.tasks import load_task
 
 # what models.json records of each part
 PART_KEYS = ("config", "overrides", "minutes", "steps", "machine", "date", "run")
+# relative to the repository, as models.json records them
 CONFIGS = {"lightocr-det": "configs/det_mobilenetv3.yaml", "lightocr-rec-document": "configs/crnn_document.yaml"}
 EVAL_SEED = 7_777_001
 SLACK_S = 30  # a run this close to its budget has spent it (the Timer stops at a step's end)
@@ -63,8 +64,8 @@ def overrides(name: str, train_fonts: List[str]) -> List[str]:
 
     def sources(size: int, seed: int) -> str:
         if detector:  # pages on every background: the shipped detector reads users' pages
-            return pages_yaml(CONFIGS[name], train_fonts, size, seed, BACKGROUNDS)
-        return source_yaml(CONFIGS[name], train_fonts, size, seed)
+            return pages_yaml(str(ROOT / CONFIGS[name]), train_fonts, size, seed, BACKGROUNDS)
+        return source_yaml(str(ROOT / CONFIGS[name]), train_fonts, size, seed)
     return [f"--data.init_args.{split}_sources={sources(size, seed)}"
             for split, size, seed in (("train", 1_000_000, 0), ("val", 100 if detector else 500, 1_000_003))]
 
@@ -128,7 +129,8 @@ def score_recognizer(checkpoint: Path, held_out: List[str], lines: int) -> Dict[
     from torchmetrics.text import CharErrorRate, WordErrorRate
 
     task = load_task(str(checkpoint))
-    config = json.loads(source_yaml(CONFIGS["lightocr-rec-document"], held_out, lines, EVAL_SEED))[0]["init_args"]
+    config_file = str(ROOT / CONFIGS["lightocr-rec-document"])
+    config = json.loads(source_yaml(config_file, held_out, lines, EVAL_SEED))[0]["init_args"]
     source = SyntheticTextSource(**config)
     source.use_charset(task.charset.symbols, task.charset.case_sensitive)
     augment, predictor = build_pipeline(MILD), task.predictor()

@@ -250,6 +250,25 @@ def test_a_page_of_small_print_is_detected_again_enlarged(tmp_path):
     assert inputs_seen == [(352, 640)]
 
 
+def test_a_page_where_nothing_is_found_is_read_again_at_the_largest_enlargement(tmp_path):
+    """Print 12 pixels high on a page 1280 wide (6 at the detector's input) shows no line at all at the model's
+    size; with no line to measure, the page is read again enlarged as far as it may be, and every line is found
+    where it was written. A blank page comes out empty after the same two readings."""
+    from lightocr.predictor import open_predictor
+    from lightocr.tasks.detection.predictor import MAX_UPSCALE
+    texts = ["Invoice number 2024-117", "Total due: $512.40", "Thank you, come again!", "Paid by card 4411"]
+    tiny = page_with_lines(tmp_path / "tiny.png", texts, size=(1280, 720), print_size=12, pitch=26)
+    Image.new("RGB", (1280, 720), "white").save(tmp_path / "blank.png")
+    detector = open_predictor(SHIPPED_DETECTOR)
+    inputs_seen = input_sizes_seen(detector)
+    (_, found), (_, blank) = next(detector.results([tmp_path / "tiny.png", tmp_path / "blank.png"]))
+    assert inputs_seen[1:] == [(544, 960)] * 2 and 640 * MAX_UPSCALE == 960
+    assert len(found.boxes) == len(texts) and blank.boxes == []
+    for (points, _), (left, top, right, bottom) in zip(sorted(found.boxes, key=lambda b: b[0][:, 1].mean()), tiny):
+        assert abs(points[:, 1].mean() - (top + bottom) / 2) < 5 and abs(points[:, 0].min() - left) < 10
+        assert abs(points[:, 0].max() - right) < 10
+
+
 def input_sizes_seen(detector):
     """The ``(height, width)`` of each input the detector's engine runs on from now on, in a list kept filled."""
     seen, engine = [], detector.engine

@@ -1,6 +1,7 @@
 """The text-detection reader: pages shaped by the model's ``PageGeometry``, the DB probability map turned into
 boxes (``DBPostProcess``) in the page's own pixels; one row per box: ``x1,y1,...`` and its score. A page whose
-text comes out smaller than the detector was trained on is detected again, enlarged (``DetectionPredictor``).
+text comes out smaller than the detector was trained on, or none at all, is detected again, enlarged
+(``DetectionPredictor``).
 Needs numpy, OpenCV, Pillow and pyclipper."""
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,8 +33,9 @@ class DetectionPredictor(Predictor):
     A page is read at the model's size (its longer side ``geometry.size``). When the median height of the lines
     found there is under ``text_height`` input pixels, small print that the detector finds less well than the
     text it was trained on, the page is read again enlarged to bring it to ``text_height``, by at most
-    ``max_upscale``, and those boxes are kept (its effect on page CER: ``docs/benchmarks.md``). ``text_height`` 0
-    or None: one reading at the model's size."""
+    ``max_upscale``, and those boxes are kept (its effect on page CER: ``docs/benchmarks.md``). A page where
+    nothing is found is read again ``max_upscale`` times enlarged: its print may be too small to see. ``text_height``
+    0 or None: one reading at the model's size."""
 
     metadata_keys = ("geometry", "postprocess")
 
@@ -56,8 +58,9 @@ class DetectionPredictor(Predictor):
         """The ``--text-height`` option (``lightocr detect`` and ``lightocr read``)."""
         parser.add_argument("--text-height", type=float, default=None, metavar="PIXELS",
                             help=f"read a page again, enlarged up to {MAX_UPSCALE:g} times, when the median height "
-                                 f"of its lines at the detector's input size is under PIXELS (default "
-                                 f"{TEXT_HEIGHT:g}, the height of the training pages' text; 0: never)")
+                                 f"of its lines at the detector's input size is under PIXELS, or no line is "
+                                 f"found (default {TEXT_HEIGHT:g}, the height of the training pages' text; 0: "
+                                 f"never)")
         return ["text_height"]
 
     def results_with_images(self, images: Sequence[ImageInput], batch_size: int = 32, on_error: str = "skip",
@@ -68,13 +71,16 @@ class DetectionPredictor(Predictor):
                    for key, image, found in triples]
 
     def enlarged(self, image: Image.Image, found: "PageBoxes") -> "PageBoxes":
-        """The boxes of ``image`` read again at the size that brings its lines to ``text_height`` (``found``, its
-        boxes at the model's size, when they are that tall already, or there are none)."""
-        if not self.text_height or not found.boxes:
+        """The boxes of ``image`` read again at the size that brings its lines to ``text_height``, or at
+        ``max_upscale`` when none was found (print too small to see at the model's size); ``found``, its boxes at
+        the model's size, when they are that tall already."""
+        if not self.text_height:
             return found
-        scale = self.geometry.size / max(image.width, image.height)
-        height = float(np.median([min(cv2.minAreaRect(points)[1]) for points, _ in found.boxes])) * scale
-        factor = min(self.text_height / max(height, 1e-6), self.max_upscale)
+        factor = self.max_upscale
+        if found.boxes:
+            scale = self.geometry.size / max(image.width, image.height)
+            height = float(np.median([min(cv2.minAreaRect(points)[1]) for points, _ in found.boxes])) * scale
+            factor = min(self.text_height / max(height, 1e-6), self.max_upscale)
         size = int(round(self.geometry.size * factor / STRIDE)) * STRIDE
         if size <= self.geometry.size:
             return found
