@@ -31,7 +31,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -46,6 +45,7 @@ from lightocr.data import SyntheticTextSource
 from lightocr.data.pages import BACKGROUNDS
 from lightocr.data.transforms import augment_line, build_pipeline
 from lightocr.export import export_task
+from lightocr.lightning_cli import read_config_file
 from lightocr.pretrained import MODELS, WEIGHTS_DIR
 from lightocr.tasks import load_task
 
@@ -54,6 +54,7 @@ PART_KEYS = ("config", "overrides", "minutes", "steps", "machine", "date", "run"
 # relative to the repository, as models.json records them
 CONFIGS = {"lightocr-det": "configs/det_mobilenetv3.yaml", "lightocr-rec-document": "configs/crnn_document.yaml"}
 EVAL_SEED = 7_777_001
+READING_SETTINGS = ("thresh", "box_thresh", "unclip_ratio")  # DetectionTask's DBPostProcess
 SLACK_S = 30  # a run this close to its budget has spent it (the Timer stops at a step's end)
 START, END = "<!-- default-models:start -->", "<!-- default-models:end -->"
 
@@ -68,6 +69,13 @@ def overrides(name: str, train_fonts: List[str]) -> List[str]:
         return source_yaml(str(ROOT / CONFIGS[name]), train_fonts, size, seed)
     return [f"--data.init_args.{split}_sources={sources(size, seed)}"
             for split, size, seed in (("train", 1_000_000, 0), ("val", 100 if detector else 500, 1_000_003))]
+
+
+def reading_settings(name: str) -> Dict[str, float]:
+    """The box post-processing settings the model's config names, applied to the trained model as it is exported:
+    how it reads, not what it learnt (a part may have been trained under other values)."""
+    init_args = (read_config_file(ROOT / CONFIGS[name]).get("model") or {}).get("init_args") or {}
+    return {key: init_args[key] for key in READING_SETTINGS if key in init_args}
 
 
 def trained_seconds(checkpoint: Path) -> float:
@@ -170,7 +178,8 @@ def main() -> int:
         if not done:
             print(f"{name}: not finished; run this script again to continue", file=sys.stderr)
             return 1
-        task = load_task(str(checkpoint))
+        reading = reading_settings(name)
+        task = load_task(str(checkpoint), **reading)
         export_task(task, WEIGHTS_DIR / f"{name}.onnx")
         write_weights(task.half(), WEIGHTS_DIR / f"{name}.safetensors")
         part = dict(config=CONFIGS[name], minutes=minutes, steps=int(read_checkpoint(checkpoint)["global_step"]),
@@ -180,10 +189,10 @@ def main() -> int:
         parts = earlier + [part]
         record = dict(part, minutes=sum(p["minutes"] for p in parts), steps=sum(p["steps"] for p in parts),
                       parts=parts)
+        record.update({"reading": reading} if reading else {})
         if name == "lightocr-det":
-            with tempfile.TemporaryDirectory() as folder:
-                pages = held_out_pages(held_out, args.eval_pages, BACKGROUNDS)
-                record.update(score(lightocr_finder(checkpoint, Path(folder)), pages), pages="every background")
+            pages = held_out_pages(held_out, args.eval_pages, BACKGROUNDS)
+            record.update(score(lightocr_finder(WEIGHTS_DIR / f"{name}.onnx"), pages), pages="every background")
         else:
             record.update(score_recognizer(checkpoint, held_out, args.eval_lines))
         figures = read_figures(figures_file)  # as it is now, after scoring, not as it was at the start
@@ -200,7 +209,8 @@ def report(figures: Dict[str, dict]) -> str:
         if name == "lightocr-det":
             result = (f"hmean {record['all']['hmean']:.3f} (precision {record['all']['precision']:.3f}, recall "
                       f"{record['all']['recall']:.3f}) on held-out pages" +
-                      (f", {record['pages']}" if "pages" in record else " (their backgrounds held out too)"))
+                      (f", {record['pages']}" if "pages" in record else " (their backgrounds held out too)") +
+                      "".join(f", read with {key} {value}" for key, value in record.get("reading", {}).items()))
         else:
             result = (f"CER {100 * record['cer']:.2f}% (case-folded {100 * record['cer_folded']:.2f}%), word "
                       f"accuracy {100 * record['word_acc']:.2f}% (case-folded {100 * record['word_acc_folded']:.2f}%) "

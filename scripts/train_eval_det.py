@@ -87,8 +87,9 @@ def score(find: Callable[[Image.Image], List[np.ndarray]], pages: Dict[str, list
     return result
 
 
-def lightocr_finder(checkpoint: Path, folder: Path) -> Callable:
-    predictor = open_predictor(export_task(load_task(str(checkpoint)), folder / "det.onnx"))
+def lightocr_finder(model: Path) -> Callable:
+    """The boxes an exported detector (``.onnx``) finds on a page, read once at its size."""
+    predictor = open_predictor(model)
     predictor(Image.new("RGB", (64, 64), "white"))  # warm-up
 
     def find(image: Image.Image) -> List[np.ndarray]:
@@ -127,7 +128,7 @@ def main() -> int:
     torch.set_num_threads(torch.get_num_threads())
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
-        rows["lightocr DB, default config"] = score(lightocr_finder(fit["checkpoint"], Path(folder)), pages)
+        rows["lightocr DB, default config"] = score(lightocr_finder(export_task(load_task(str(fit["checkpoint"])), Path(folder) / "det.onnx")), pages)
     rapid = rapidocr_finder()
     if rapid is not None:
         rows["RapidOCR PP-OCRv4 mobile det (its API)"] = score(rapid, pages)

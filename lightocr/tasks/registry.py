@@ -150,10 +150,11 @@ def read_task_checkpoint(checkpoint: str, what: str = "") -> Tuple[Dict[str, Any
     return (state, *task_of_checkpoint(state, f"{what}{checkpoint}"))
 
 
-def load_task(checkpoint: str, task: Optional[str] = None, map_location: str = "cpu"):
+def load_task(checkpoint: str, task: Optional[str] = None, map_location: str = "cpu", **settings: Any):
     """Rebuild a trained task from a checkpoint read with ``weights_only=True`` (no arbitrary unpickling), in
     eval mode. ``task``: the task name it must be; a checkpoint of another task is refused, naming the command
-    that reads it. A checkpoint of another lightocr version is refused, naming what does not fit."""
+    that reads it. ``settings``: hyperparameters to read it with instead of its own (e.g. a detector's
+    ``unclip_ratio``). A checkpoint of another lightocr version is refused, naming what does not fit."""
     import inspect
 
     state, spec, klass = read_task_checkpoint(checkpoint)
@@ -163,16 +164,19 @@ def load_task(checkpoint: str, task: Optional[str] = None, map_location: str = "
         raise CheckpointError(f"{checkpoint} is not a {task} checkpoint{marker} (a {spec.name} checkpoint: use "
                               f"`lightocr {spec.command}`)")
     hparams = {k: v for k, v in state["hyper_parameters"].items() if not k.startswith("_")}
-    settings = set()
+    known = set()
     for base in klass.__mro__:
         init = base.__dict__.get("__init__")
         if init is not None:
-            settings |= {n for n, p in inspect.signature(init).parameters.items()
-                         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self"}
-    unknown = sorted(set(hparams) - settings)
+            known |= {n for n, p in inspect.signature(init).parameters.items()
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self"}
+    if set(settings) - known:
+        raise ValueError(f"{klass.__name__} has no setting {', '.join(sorted(set(settings) - known))}")
+    unknown = sorted(set(hparams) - known)
     if unknown:
         raise CheckpointError(f"{checkpoint} was written by another version of lightocr: this version's "
                               f"{klass.__name__} has no setting {', '.join(unknown)}")
+    hparams.update(settings)
     try:
         trained = klass(**hparams)
     except (TypeError, ValueError, KeyError, RuntimeError) as error:

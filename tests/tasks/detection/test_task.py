@@ -173,3 +173,20 @@ def test_a_run_starts_from_the_shipped_detector_by_name(tmp_path):
     for name, value in shipped.items():
         if name.endswith(("weight", "bias")) and "bn" not in name.lower():
             assert torch.equal(trained["state_dict"][name], value.float()), name
+
+
+def test_a_trained_detector_is_read_with_other_box_settings():
+    """``load_task(..., unclip_ratio=...)``: the weights as trained, the boxes grown as asked, in the reader and in
+    the settings it saves; a setting the task lacks is refused by name."""
+    from lightocr.pretrained import WEIGHTS_DIR
+    from lightocr.tasks import load_task
+
+    path = str(WEIGHTS_DIR / "lightocr-det.safetensors")
+    shipped, wider = load_task(path), load_task(path, unclip_ratio=2.5)
+    assert shipped.postprocess.unclip_ratio == shipped.hparams["unclip_ratio"] != 2.5
+    assert wider.postprocess.unclip_ratio == wider.hparams["unclip_ratio"] == 2.5
+    page = torch.zeros(1, 3, 64, 64)
+    page[:, :, 24:40, 8:56] = 1
+    assert torch.equal(shipped(page)["prob"], wider(page)["prob"])
+    with pytest.raises(ValueError, match="DetectionTask has no setting unclip"):
+        load_task(path, unclip=2.5)
