@@ -8,6 +8,7 @@ Reading an exported file imports neither torch nor Lightning.
 """
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -21,9 +22,16 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")  # lightocr <thes
 @contextlib.contextmanager
 def errors_as_messages():
     """The command lines' ending for what a user can fix: lightocr's errors become their message on stderr and
-    their exit code (143 for a run stopped by SIGTERM after saving), not a traceback."""
+    their exit code (143 for a run stopped by SIGTERM after saving), not a traceback. Output whose reader went
+    away (``lightocr read page.png | head -1``) ends the command quietly, as SIGPIPE ends a Unix tool (exit 141)."""
     try:
-        yield
+        try:
+            yield
+        finally:
+            sys.stdout.flush()  # so a reader that went away is met here, not in the interpreter's exit
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left for the exit to flush into
+        sys.exit(128 + signal.SIGPIPE)
     except TrainingStopped as stopped:
         print(f"lightocr: {stopped}", file=sys.stderr)
         sys.exit(stopped.exit_code)

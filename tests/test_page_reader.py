@@ -371,3 +371,16 @@ def test_read_with_no_flags_reads_a_page_with_the_shipped_models(tmp_path):
     rows = [r.split("\t") for r in result.stdout.splitlines()]
     assert [r[1] for r in rows] == ["1", "2", "3"]
     assert float(CharErrorRate()([r[3] for r in rows], texts)) <= 0.1, rows
+
+
+@pytest.mark.parametrize("command", [["read"], ["detect", "--ckpt", "lightocr-det"]], ids=["read", "detect"])
+def test_output_whose_reader_went_away_ends_the_command_quietly(tmp_path, command):
+    """`lightocr read page.png | head -1`: the pipe is closed before the rows are written; the command stops as a
+    Unix tool stopped by SIGPIPE does (exit 141), with no traceback."""
+    import subprocess
+    page_with_lines(tmp_path / "page.png", ["Invoice 2024-117", "Total due: $512.40"])
+    process = subprocess.Popen([str(BIN / "lightocr"), *command, str(tmp_path / "page.png")], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # the reader of its output gone, as `head` is once it has its line
+    errors = process.stderr.read()
+    assert process.wait(timeout=300) == 141 and errors == "", errors
