@@ -225,6 +225,14 @@ def page_with_lines(path, texts, size=(640, 360), print_size=30, pitch=70):
     return places
 
 
+def assert_found_where_written(found, places):
+    """One box per written line, top to bottom, each centred on its line's height and reaching its ends."""
+    assert len(found.boxes) == len(places)
+    for (points, _), (left, top, right, bottom) in zip(sorted(found.boxes, key=lambda b: b[0][:, 1].mean()), places):
+        assert abs(points[:, 1].mean() - (top + bottom) / 2) < 5 and abs(points[:, 0].min() - left) < 10
+        assert abs(points[:, 0].max() - right) < 10
+
+
 def test_a_page_of_small_print_is_detected_again_enlarged(tmp_path):
     """Print 14 pixels high on a page 1280 wide is 7 pixels high at the detector's 640-pixel input, under the
     text height it was trained on: the page is read a second time, enlarged, and every line is found where it
@@ -237,10 +245,7 @@ def test_a_page_of_small_print_is_detected_again_enlarged(tmp_path):
     inputs_seen = input_sizes_seen(detector)
     (_, found), = next(detector.results([tmp_path / "small.png"]))
     assert inputs_seen[0] == (352, 640) and len(inputs_seen) == 2 and 640 < max(inputs_seen[1]) <= 960
-    assert len(found.boxes) == len(texts)
-    for (points, _), (left, top, right, bottom) in zip(sorted(found.boxes, key=lambda b: b[0][:, 1].mean()), small):
-        assert abs(points[:, 1].mean() - (top + bottom) / 2) < 5 and abs(points[:, 0].min() - left) < 10
-        assert abs(points[:, 0].max() - right) < 10
+    assert_found_where_written(found, small)
     inputs_seen.clear()
     next(detector.results([tmp_path / "large.png"]))
     assert inputs_seen == [(352, 640)]
@@ -263,10 +268,8 @@ def test_a_page_where_nothing_is_found_is_read_again_at_the_largest_enlargement(
     inputs_seen = input_sizes_seen(detector)
     (_, found), (_, blank) = next(detector.results([tmp_path / "tiny.png", tmp_path / "blank.png"]))
     assert inputs_seen[1:] == [(544, 960)] * 2 and 640 * MAX_UPSCALE == 960
-    assert len(found.boxes) == len(texts) and blank.boxes == []
-    for (points, _), (left, top, right, bottom) in zip(sorted(found.boxes, key=lambda b: b[0][:, 1].mean()), tiny):
-        assert abs(points[:, 1].mean() - (top + bottom) / 2) < 5 and abs(points[:, 0].min() - left) < 10
-        assert abs(points[:, 0].max() - right) < 10
+    assert blank.boxes == []
+    assert_found_where_written(found, tiny)
 
 
 def input_sizes_seen(detector):
