@@ -59,14 +59,19 @@ SLACK_S = 30  # a run this close to its budget has spent it (the Timer stops at 
 START, END = "<!-- default-models:start -->", "<!-- default-models:end -->"
 
 
+def config_file(name: str) -> Path:
+    """A model's config in this repository, wherever the script is started from."""
+    return ROOT / CONFIGS[name]
+
+
 def overrides(name: str, train_fonts: List[str]) -> List[str]:
     """The training data of a model: its config's sources, drawn in the training fonts only."""
     detector = name == "lightocr-det"
 
     def sources(size: int, seed: int) -> str:
         if detector:  # pages on every background: the shipped detector reads users' pages
-            return pages_yaml(str(ROOT / CONFIGS[name]), train_fonts, size, seed, BACKGROUNDS)
-        return source_yaml(str(ROOT / CONFIGS[name]), train_fonts, size, seed)
+            return pages_yaml(config_file(name), train_fonts, size, seed, BACKGROUNDS)
+        return source_yaml(config_file(name), train_fonts, size, seed)
     return [f"--data.init_args.{split}_sources={sources(size, seed)}"
             for split, size, seed in (("train", 1_000_000, 0), ("val", 100 if detector else 500, 1_000_003))]
 
@@ -74,7 +79,7 @@ def overrides(name: str, train_fonts: List[str]) -> List[str]:
 def reading_settings(name: str) -> Dict[str, float]:
     """The box post-processing settings the model's config names, applied to the trained model as it is exported:
     how it reads, not what it learnt (a part may have been trained under other values)."""
-    init_args = (read_config_file(ROOT / CONFIGS[name]).get("model") or {}).get("init_args") or {}
+    init_args = (read_config_file(config_file(name)).get("model") or {}).get("init_args") or {}
     return {key: init_args[key] for key in READING_SETTINGS if key in init_args}
 
 
@@ -137,8 +142,7 @@ def score_recognizer(checkpoint: Path, held_out: List[str], lines: int) -> Dict[
     from torchmetrics.text import CharErrorRate, WordErrorRate
 
     task = load_task(str(checkpoint))
-    config_file = str(ROOT / CONFIGS["lightocr-rec-document"])
-    config = json.loads(source_yaml(config_file, held_out, lines, EVAL_SEED))[0]["init_args"]
+    config = json.loads(source_yaml(config_file("lightocr-rec-document"), held_out, lines, EVAL_SEED))[0]["init_args"]
     source = SyntheticTextSource(**config)
     source.use_charset(task.charset.symbols, task.charset.case_sensitive)
     augment, predictor = build_pipeline(MILD), task.predictor()
@@ -164,6 +168,9 @@ def main() -> int:
     parser.add_argument("--eval-pages", type=int, default=300)
     parser.add_argument("--from-shipped", action="store_true",
                         help="train on from the shipped weights of each model rather than from scratch")
+    parser.add_argument("--trained-by", default=None, metavar="TEXT",
+                        help="how this part was trained, for models.json and the docs' table (e.g. what changed "
+                             "in the config since the part before)")
     parser.add_argument("extra", nargs="*", help="more LightningCLI arguments for every model, after --")
     args = parser.parse_args()
     if len(args.minutes) != len(args.models):
@@ -185,7 +192,8 @@ def main() -> int:
         part = dict(config=CONFIGS[name], minutes=minutes, steps=int(read_checkpoint(checkpoint)["global_step"]),
                     machine=f"{torch.get_num_threads()} CPU threads", date=time.strftime("%Y-%m-%d"),
                     run=str(checkpoint.parent.parent.relative_to(ROOT)),
-                    **({"overrides": args.extra} if args.extra else {}))
+                    **({"overrides": args.extra} if args.extra else {}),
+                    **({"trained_by": args.trained_by} if args.trained_by else {}))
         parts = earlier + [part]
         record = dict(part, minutes=sum(p["minutes"] for p in parts), steps=sum(p["steps"] for p in parts),
                       parts=parts)
@@ -218,7 +226,7 @@ def report(figures: Dict[str, dict]) -> str:
         parts = record.get("parts", [record])
         training = "; then ".join(f"{p['minutes']:g} min, {p['steps']} steps, {p['machine']}, {p['date']}" +
                                   "".join(f", `{o}`" for o in p.get("overrides", [])) +
-                                  (f" ({p['trained_by']})" if "trained_by" in p else "")  # a run it adopted
+                                  (f" ({p['trained_by']})" if "trained_by" in p else "")
                                   for p in parts)
         if len(parts) > 1:
             training += f"; each part from the weights of the one before (`--from-shipped`), {record['minutes']:g} min"
