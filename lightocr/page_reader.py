@@ -38,6 +38,16 @@ ModelInput = Union[str, Path, Predictor, None]
 # its run; measured on synthetic pages: between the columns of forms 18 to 51 (detected lines; 7 on the true
 # boxes of a dark form), between columns of text (no rule; noise, specks, texture) 0 to 3.3
 RULE_CONTRAST = 6
+# the most lines of side-by-side groups that may stand offset for the groups to be read as rows (_rows_aligned):
+# from the boxes alone, and with the page's pixels, which tell columns of level lines from a form
+# (_text_columns) and so may let a form's cells stand less level (text at the top of cells, in print of another
+# size in each). Chosen on 100 pages of each kind in the training fonts tilted up to 2 degrees, their true boxes:
+# with pixels, 2 column pages and 6 forms read out of written order at 0.05 (RAGGED_RIGHT 0.5), 2 and 4 now; boxes
+# alone, 8 and 6 at 0.05 and 21 and 4 at 0.15
+ROWS_MOST_OFFSET = {"boxes": 0.05, "pixels": 0.15}
+# the least spread of a column's right edges, times its line height, for it to be ragged right (_set_as_text):
+# a column of single words on one line pitch was seen spread 0.46 times its height
+RAGGED_RIGHT = 0.4
 RuleFinder = Callable[[float, float, float, float], float]
 
 
@@ -105,14 +115,13 @@ def _groups(low: np.ndarray, high: np.ndarray) -> List[np.ndarray]:
     return [np.asarray(group) for group in groups]
 
 
-def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: float = 0.05) -> bool:
+def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: float) -> bool:
     """Whether side-by-side groups are the cells of rows (a form, a receipt's items and amounts) rather than
     columns of running text. A line beside a line of another group stands level with it (sharing half the lower
     one's height or more: a row) or offset (sharing less: columns of independent spacing); a line with nothing
     beside it (an empty cell) does not count. Rows when at most ``most_offset`` of the lines that have something
-    beside them are offset. Columns whose lines happen to stand level read as rows: the boxes alone cannot tell
-    them apart (on 100 synthetic pages of each kind tilted up to 2 degrees, 3 column pages and 2 forms are read
-    in the other order)."""
+    beside them are offset (``ROWS_MOST_OFFSET``). Columns whose lines happen to stand level read as rows: the
+    boxes alone cannot tell them apart."""
     group = np.concatenate([np.full(len(column), number) for number, column in enumerate(columns)])
     lines = np.concatenate(columns)
     top, bottom = bounds[lines, 1], bounds[lines, 3]
@@ -151,7 +160,8 @@ def _set_as_text(box: np.ndarray) -> bool:
         return False
     left, right = box[:, 0], box[:, 2]
     height = np.median(box[:, 3] - box[:, 1])
-    return _spread(left) <= height / 4 and (_spread(right) >= height / 2 or np.median(right - left) >= 8 * height)
+    return _spread(left) <= height / 4 and (_spread(right) >= RAGGED_RIGHT * height or
+                                            np.median(right - left) >= 8 * height)
 
 
 def _spread(edges: np.ndarray) -> float:
@@ -234,12 +244,13 @@ def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray, ruled: Op
         return list(indices)
     box = bounds[indices]
     columns = [indices[g] for g in _groups(box[:, 0], box[:, 2])]
-    if len(columns) > 1 and (not _rows_aligned(full, columns) or _text_columns(full, columns, ruled)):
+    most_offset = ROWS_MOST_OFFSET["boxes" if ruled is None else "pixels"]
+    if len(columns) > 1 and (not _rows_aligned(full, columns, most_offset) or _text_columns(full, columns, ruled)):
         return [i for column in columns for i in _xy_cut(column, bounds, full, ruled)]
     crossed = _crossed_gutter(box) if len(columns) == 1 else None
     if crossed is not None:  # read as columns only when each side is set as text (_text_columns tests it too)
         sides, spanning = [indices[side] for side in crossed[0]], crossed[1]
-        if _text_columns(full, sides, ruled) if _rows_aligned(full, sides) else \
+        if _text_columns(full, sides, ruled) if _rows_aligned(full, sides, most_offset) else \
                 all(_set_as_text(full[side]) for side in sides):
             blocks = _between_spanning(indices, box, spanning) if len(spanning) else sides
             return [i for block in blocks for i in _xy_cut(block, bounds, full, ruled)]

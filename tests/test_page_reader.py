@@ -62,6 +62,33 @@ def test_level_columns_are_told_from_a_form_by_its_ruling_lines():
         assert reading_order(lines, form[..., 0]) == by_rows  # grey pages too
 
 
+def test_a_ruled_form_whose_cells_hold_print_of_other_sizes_is_read_row_by_row():
+    """Text at the top of each cell, two cells in larger print standing lower than the print beside them
+    (offset: sharing less than half its height), 2 lines of 16: with the page's pixels, the ruling lines between
+    its columns make it a form, read row by row."""
+    blank = np.full((300, 500, 3), 235, np.uint8)
+    for x in range(10, 500, 120):
+        cv2.line(blank, (x, 10), (x, 290), (90, 90, 120), 1)
+    for y in range(10, 300, 70):
+        cv2.line(blank, (10, y), (490, y), (90, 90, 120), 1)
+    cells = []
+    for row in range(4):
+        for column in range(4):
+            top, height = (27, 20) if (row, column) in {(0, 2), (2, 1)} else (18, 16)
+            cells.append(box(18 + 120 * column, 70 * row + top, 80 + 120 * column + 7 * (row % 3), 70 * row + top + height))
+    assert reading_order(cells[::-1], blank) == list(range(len(cells)))[::-1]
+
+
+def test_columns_of_single_words_on_one_line_pitch_are_read_one_after_the_other():
+    """Three columns of one word per line, level across the page and flush left, their right edges spread by 0.45
+    times the line height (words of a few letters): columns of text, since no rule runs between them."""
+    widths = [55, 73, 46, 82, 64, 50, 75, 58, 70]  # their median distance from their median: 9 pixels
+    columns = [[box(x, 20 + 30 * k, x + widths[(k + shift) % 9], 40 + 30 * k) for k in range(9)]
+               for shift, x in enumerate((20, 200, 380))]
+    lines = [line for column in columns for line in column]
+    assert reading_order(lines[::-1], np.full((320, 500, 3), 235, np.uint8)) == list(range(len(lines)))[::-1]
+
+
 def test_rendered_columns_sharing_a_line_pitch_are_read_one_after_the_other():
     """Rendered pages with their true line boxes, in their written order: the page's pixels read columns of
     level lines right and never read a form or a receipt worse."""
