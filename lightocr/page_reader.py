@@ -255,11 +255,29 @@ def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray, ruled: Op
             blocks = _between_spanning(indices, box, spanning) if len(spanning) else sides
             return [i for block in blocks for i in _xy_cut(block, bounds, full, ruled)]
     rows = [indices[g] for g in _groups(box[:, 1], box[:, 3])]
+    if len(columns) > 1:
+        rows = _rows_of_cells(rows, columns, full)
     if len(rows) > 1:
         return [i for row in rows for i in _xy_cut(row, bounds, full, ruled)]
     if len(columns) > 1:  # one row of cells
         return [i for column in columns for i in _xy_cut(column, bounds, full, ruled)]
     return [i for row in _touching_rows(indices, box) for i in row]
+
+
+def _rows_of_cells(rows: List[np.ndarray], columns: List[np.ndarray], full: np.ndarray) -> List[np.ndarray]:
+    """Rows of cells with a row that the trimmed boxes split joined again: a row whose lines stand in other
+    columns than the lines of the row above and touch them (their whole boxes share some height) is the lower
+    part of that row, as a cell's larger print set lower than the print beside it is."""
+    column_of = {int(i): number for number, column in enumerate(columns) for i in column}
+    joined = [rows[0]]
+    for row in rows[1:]:
+        above = joined[-1]
+        apart = {column_of[int(i)] for i in row}.isdisjoint(column_of[int(i)] for i in above)
+        if apart and full[row, 1].min() < full[above, 3].max():
+            joined[-1] = np.concatenate([above, row])
+        else:
+            joined.append(row)
+    return joined
 
 
 def _crossed_gutter(box: np.ndarray, most_crossing: int = 2,

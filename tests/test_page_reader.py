@@ -62,21 +62,35 @@ def test_level_columns_are_told_from_a_form_by_its_ruling_lines():
         assert reading_order(lines, form[..., 0]) == by_rows  # grey pages too
 
 
+def ruled_form(rows, columns, cell=(120, 70)):
+    """A grey page ruled into ``rows`` by ``columns`` cells of ``cell`` (width, height) pixels from (10, 10)."""
+    width, height = cell
+    page = np.full((20 + rows * height, 20 + columns * width, 3), 235, np.uint8)
+    for x in range(10, 11 + columns * width, width):
+        cv2.line(page, (x, 10), (x, 10 + rows * height), (90, 90, 120), 1)
+    for y in range(10, 11 + rows * height, height):
+        cv2.line(page, (10, y), (10 + columns * width, y), (90, 90, 120), 1)
+    return page
+
+
+def cell_line(row, column, top, height, cell=(120, 70)):
+    """The box of a line at ``top`` pixels into a cell of ``ruled_form``, its width by its place."""
+    x, y = 18 + cell[0] * column, 10 + cell[1] * row + top
+    return box(x, y, x + 62 + 7 * (row % 3), y + height)
+
+
 def test_a_ruled_form_whose_cells_hold_print_of_other_sizes_is_read_row_by_row():
-    """Text at the top of each cell, two cells in larger print standing lower than the print beside them
-    (offset: sharing less than half its height), 2 lines of 16: with the page's pixels, the ruling lines between
-    its columns make it a form, read row by row."""
-    blank = np.full((300, 500, 3), 235, np.uint8)
-    for x in range(10, 500, 120):
-        cv2.line(blank, (x, 10), (x, 290), (90, 90, 120), 1)
-    for y in range(10, 300, 70):
-        cv2.line(blank, (10, y), (490, y), (90, 90, 120), 1)
-    cells = []
-    for row in range(4):
-        for column in range(4):
-            top, height = (27, 20) if (row, column) in {(0, 2), (2, 1)} else (18, 16)
-            cells.append(box(18 + 120 * column, 70 * row + top, 80 + 120 * column + 7 * (row % 3), 70 * row + top + height))
-    assert reading_order(cells[::-1], blank) == list(range(len(cells)))[::-1]
+    """Text at the top of each cell, some cells in larger print standing lower than the print beside them
+    (offset: sharing less than half its height). With the page's pixels, the ruling lines between its columns
+    make it a form, read row by row (2 offset lines of 16), and a cell set so low that its row's trimmed boxes
+    part is read within its row, not after it."""
+    lower = {(0, 2), (2, 1)}
+    cells = [cell_line(row, column, *((17, 20) if (row, column) in lower else (8, 16)))
+             for row in range(4) for column in range(4)]
+    assert reading_order(cells[::-1], ruled_form(4, 4)) == list(range(len(cells)))[::-1]
+    cells = [cell_line(row, column, *((16, 28) if (row, column) == (1, 1) else (8, 12)))
+             for row in range(4) for column in range(3)]
+    assert reading_order(cells[::-1], ruled_form(4, 3)) == list(range(len(cells)))[::-1]
 
 
 def test_columns_of_single_words_on_one_line_pitch_are_read_one_after_the_other():
