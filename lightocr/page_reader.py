@@ -41,13 +41,15 @@ RULE_CONTRAST = 6
 # the most lines of side-by-side groups that may stand offset for the groups to be read as rows (_rows_aligned):
 # from the boxes alone, and with the page's pixels, which tell columns of level lines from a form
 # (_text_columns) and so may let a form's cells stand less level (text at the top of cells, in print of another
-# size in each). Chosen on 100 pages of each kind in the training fonts tilted up to 2 degrees, their true boxes:
-# with pixels, 2 column pages and 6 forms read out of written order at 0.05 (RAGGED_RIGHT 0.5), 2 and 4 now; boxes
-# alone, 8 and 6 at 0.05 and 21 and 4 at 0.15
+# size in each). Chosen on 100 pages of each kind in the training fonts tilted up to 2 degrees, their true boxes
+# (RAGGED_RIGHT 0.4, rows of cells not yet joined): with pixels, 2 column pages and 6 forms read out of written
+# order at 0.05, 2 and 4 at 0.15; boxes alone, 8 and 6 at 0.05, 21 and 4 at 0.15
 ROWS_MOST_OFFSET = {"boxes": 0.05, "pixels": 0.15}
-# the least spread of a column's right edges, times its line height, for it to be ragged right (_set_as_text):
-# a column of single words on one line pitch was seen spread 0.46 times its height
-RAGGED_RIGHT = 0.4
+# the least spread of a column's right edges, times its line height, for it to be ragged right (_set_as_text);
+# columns of single words of like length were seen spread 0.31 and 0.46 times their height. True boxes of 100
+# training-font pages per kind, with pixels: column pages read out of order 2 at 0.5 and 0.4, none at 0.3 to
+# 0.2; no receipt or form at any of them
+RAGGED_RIGHT = 0.3
 RuleFinder = Callable[[float, float, float, float], float]
 
 
