@@ -39,12 +39,13 @@ ModelInput = Union[str, Path, Predictor, None]
 # boxes of a dark form), between columns of text (no rule; noise, specks, texture) 0 to 3.3
 RULE_CONTRAST = 6
 # the most lines of side-by-side groups that may stand offset for the groups to be read as rows (_rows_aligned):
-# from the boxes alone, and with the page's pixels, which tell columns of level lines from a form
-# (_text_columns) and so may let a form's cells stand less level (text at the top of cells, in print of another
-# size in each). Chosen on 100 pages of each kind in the training fonts tilted up to 2 degrees, their true boxes
-# (RAGGED_RIGHT 0.4, rows of cells not yet joined): with pixels, 2 column pages and 6 forms read out of written
-# order at 0.05, 2 and 4 at 0.15; boxes alone, 8 and 6 at 0.05, 21 and 4 at 0.15
-ROWS_MOST_OFFSET = {"boxes": 0.05, "pixels": 0.15}
+# any rows of cells but columns of text (_text_columns), and, with the page's pixels, a form whose columns a
+# ruling line parts, though its cells stand less level (text at the top of cells, in print of another size in
+# each). On 100 pages of each kind in the training fonts tilted up to 2 degrees, their true boxes (RAGGED_RIGHT
+# 0.4, rows of cells not yet joined), with pixels: 2 column pages and 6 forms read out of written order at 0.05, 2
+# and 4 at 0.15 for every side-by-side group; the looser limit for ruled forms only, since on detected boxes it
+# read columns of like-length words as rows (held-out column pages)
+ROWS_MOST_OFFSET, RULED_ROWS_MOST_OFFSET = 0.05, 0.15
 # the least spread of a column's right edges, times its line height, for it to be ragged right (_set_as_text);
 # columns of single words of like length were seen spread 0.31 and 0.46 times their height. True boxes of 100
 # training-font pages per kind, with pixels: column pages read out of order 2 at 0.5 and 0.4, none at 0.3 to
@@ -122,8 +123,8 @@ def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: fl
     columns of running text. A line beside a line of another group stands level with it (sharing half the lower
     one's height or more: a row) or offset (sharing less: columns of independent spacing); a line with nothing
     beside it (an empty cell) does not count. Rows when at most ``most_offset`` of the lines that have something
-    beside them are offset (``ROWS_MOST_OFFSET``). Columns whose lines happen to stand level read as rows: the
-    boxes alone cannot tell them apart."""
+    beside them are offset. Columns whose lines happen to stand level read as rows: the boxes alone cannot tell
+    them apart."""
     group = np.concatenate([np.full(len(column), number) for number, column in enumerate(columns)])
     lines = np.concatenate(columns)
     top, bottom = bounds[lines, 1], bounds[lines, 3]
@@ -137,6 +138,23 @@ def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: fl
     return bool(level_lines.any() and offset.sum() <= most_offset * (beside_lines | level_lines).sum())
 
 
+def _read_in_rows(bounds: np.ndarray, columns: List[np.ndarray], ruled: Optional[RuleFinder]) -> bool:
+    """Whether side-by-side groups are read row by row: their lines stand level (``_rows_aligned``) and are not
+    columns of text (``_text_columns``), or, given the page's pixels, they stand nearly level and a ruling line
+    parts every two of them (a form's cells)."""
+    if _rows_aligned(bounds, columns, ROWS_MOST_OFFSET):
+        return not _text_columns(bounds, columns, ruled)
+    return ruled is not None and _rows_aligned(bounds, columns, RULED_ROWS_MOST_OFFSET) and \
+        all(contrast >= RULE_CONTRAST for contrast in _rules_between(bounds, columns, ruled))
+
+
+def _rules_between(bounds: np.ndarray, columns: List[np.ndarray], ruled: RuleFinder) -> List[float]:
+    """The contrast of the strongest ruling line between each two neighbouring groups (``_rule_finder``)."""
+    centre = (bounds[:, 0] + bounds[:, 2]) / 2
+    return [ruled(centre[before].max(), centre[after].min(), bounds[np.r_[before, after], 1].min(),
+                  bounds[np.r_[before, after], 3].max()) for before, after in zip(columns, columns[1:])]
+
+
 def _text_columns(bounds: np.ndarray, columns: List[np.ndarray], ruled: Optional[RuleFinder]) -> bool:
     """Whether side-by-side groups whose lines stand level in rows are columns of text all the same, as two
     columns set on one line pitch are: no ruling line runs between two of them (a form's cells have one), and
@@ -146,13 +164,7 @@ def _text_columns(bounds: np.ndarray, columns: List[np.ndarray], ruled: Optional
     from a form."""
     if ruled is None or not all(_set_as_text(bounds[group]) for group in columns):
         return False
-    centre = (bounds[:, 0] + bounds[:, 2]) / 2
-    for before, after in zip(columns, columns[1:]):
-        both = np.concatenate([before, after])
-        if ruled(centre[before].max(), centre[after].min(), bounds[both, 1].min(), bounds[both, 3].max()) \
-                >= RULE_CONTRAST:
-            return False
-    return True
+    return all(contrast < RULE_CONTRAST for contrast in _rules_between(bounds, columns, ruled))
 
 
 def _set_as_text(box: np.ndarray) -> bool:
@@ -246,13 +258,12 @@ def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray, ruled: Op
         return list(indices)
     box = bounds[indices]
     columns = [indices[g] for g in _groups(box[:, 0], box[:, 2])]
-    most_offset = ROWS_MOST_OFFSET["boxes" if ruled is None else "pixels"]
-    if len(columns) > 1 and (not _rows_aligned(full, columns, most_offset) or _text_columns(full, columns, ruled)):
+    if len(columns) > 1 and not _read_in_rows(full, columns, ruled):
         return [i for column in columns for i in _xy_cut(column, bounds, full, ruled)]
     crossed = _crossed_gutter(box) if len(columns) == 1 else None
     if crossed is not None:  # read as columns only when each side is set as text (_text_columns tests it too)
         sides, spanning = [indices[side] for side in crossed[0]], crossed[1]
-        if _text_columns(full, sides, ruled) if _rows_aligned(full, sides, most_offset) else \
+        if _text_columns(full, sides, ruled) if _rows_aligned(full, sides, ROWS_MOST_OFFSET) else \
                 all(_set_as_text(full[side]) for side in sides):
             blocks = _between_spanning(indices, box, spanning) if len(spanning) else sides
             return [i for block in blocks for i in _xy_cut(block, bounds, full, ruled)]
