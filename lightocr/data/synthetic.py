@@ -43,6 +43,9 @@ BUILTIN_FONT = "builtin"
 HERSHEY_FONTS = {f"hershey_{name.lower()}{'_italic' if italic else ''}": getattr(cv2, f"FONT_HERSHEY_{name}") | italic
                  for name in ("SIMPLEX", "PLAIN", "DUPLEX", "COMPLEX", "TRIPLEX", "COMPLEX_SMALL")
                  for italic in (0, cv2.FONT_ITALIC)}
+# OpenCV 5 draws the FONT_HERSHEY_* faces with embedded outline fonts, not strokes, and its getTextSize measures
+# them another way (lines 20-30% smaller): the Hershey family would be neither Hershey nor the size drawn
+HERSHEY_STROKES = int(cv2.__version__.split(".")[0]) < 5
 SYSTEM_FONT_DIRS: Tuple[str, ...] = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts",
                                      "~/.fonts", "/Library/Fonts", "C:/Windows/Fonts")
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
@@ -110,6 +113,10 @@ def find_fonts(
         if root.is_dir():
             for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in FONT_SUFFIXES):
                 found.setdefault(path.name, str(path))
+    if hershey and not HERSHEY_STROKES:
+        warnings.warn(f"OpenCV {cv2.__version__} has no Hershey stroke fonts, so the synthetic text's Hershey family "
+                      "would be OpenCV's outline fonts: install opencv-python-headless<5 (lightocr's requirement, "
+                      "which another package overrode) or set hershey_fonts: false", stacklevel=2)
     fonts = ([BUILTIN_FONT] if builtin else []) + (list(HERSHEY_FONTS) if hershey else []) + \
         [found[name] for name in sorted(found)]
 
