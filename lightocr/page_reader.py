@@ -38,7 +38,7 @@ ModelInput = Union[str, Path, Predictor, None]
 # its run; measured on synthetic pages: between the columns of forms 18 to 51 (detected lines; 7 on the true
 # boxes of a dark form), between columns of text (no rule; noise, specks, texture) 0 to 3.3
 RULE_CONTRAST = 6
-# the most lines of side-by-side groups that may stand offset for the groups to be read as rows (_rows_aligned):
+# the most lines of side-by-side groups that may stand offset for the groups to be read as rows (_offset_share):
 # any rows of cells but columns of text (_text_columns), and, with the page's pixels, a form whose columns a
 # ruling line parts, though its cells stand less level (text at the top of cells, in print of another size in
 # each). On 100 pages of each kind in the training fonts tilted up to 2 degrees, their true boxes (RAGGED_RIGHT
@@ -118,13 +118,13 @@ def _groups(low: np.ndarray, high: np.ndarray) -> List[np.ndarray]:
     return [np.asarray(group) for group in groups]
 
 
-def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: float) -> bool:
-    """Whether side-by-side groups are the cells of rows (a form, a receipt's items and amounts) rather than
-    columns of running text. A line beside a line of another group stands level with it (sharing half the lower
-    one's height or more: a row) or offset (sharing less: columns of independent spacing); a line with nothing
-    beside it (an empty cell) does not count. Rows when at most ``most_offset`` of the lines that have something
-    beside them are offset. Columns whose lines happen to stand level read as rows: the boxes alone cannot tell
-    them apart."""
+def _offset_share(bounds: np.ndarray, columns: List[np.ndarray]) -> float:
+    """How far side-by-side groups are from being the cells of rows (a form, a receipt's items and amounts) rather
+    than columns of running text: the share of their lines that stand offset. A line beside a line of another
+    group stands level with it (sharing half the lower one's height or more: a row) or offset (sharing less:
+    columns of independent spacing); a line with nothing beside it (an empty cell) does not count. 1 when no line
+    stands level. Columns whose lines happen to stand level look like rows: the boxes alone cannot tell them
+    apart."""
     group = np.concatenate([np.full(len(column), number) for number, column in enumerate(columns)])
     lines = np.concatenate(columns)
     top, bottom = bounds[lines, 1], bounds[lines, 3]
@@ -134,25 +134,30 @@ def _rows_aligned(bounds: np.ndarray, columns: List[np.ndarray], most_offset: fl
     level = other & (overlap >= 0.5 * np.minimum(height[:, None], height[None, :]))
     beside = other & (overlap > 0)
     level_lines, beside_lines = level.any(1), beside.any(1)
-    offset = beside_lines & ~level_lines
-    return bool(level_lines.any() and offset.sum() <= most_offset * (beside_lines | level_lines).sum())
+    if not level_lines.any():
+        return 1.0
+    return float((beside_lines & ~level_lines).sum() / (beside_lines | level_lines).sum())
 
 
 def _read_in_rows(bounds: np.ndarray, columns: List[np.ndarray], ruled: Optional[RuleFinder]) -> bool:
-    """Whether side-by-side groups are read row by row: their lines stand level (``_rows_aligned``) and are not
-    columns of text (``_text_columns``), or, given the page's pixels, they stand nearly level and a ruling line
-    parts every two of them (a form's cells)."""
-    if _rows_aligned(bounds, columns, ROWS_MOST_OFFSET):
+    """Whether side-by-side groups are read row by row: at most ``ROWS_MOST_OFFSET`` of their lines stand offset
+    (``_offset_share``) and they are not columns of text (``_text_columns``), or, given the page's pixels, at most
+    ``RULED_ROWS_MOST_OFFSET`` and a ruling line parts every two of them (a form's cells)."""
+    offset = _offset_share(bounds, columns)
+    if offset <= ROWS_MOST_OFFSET:
         return not _text_columns(bounds, columns, ruled)
-    return ruled is not None and _rows_aligned(bounds, columns, RULED_ROWS_MOST_OFFSET) and \
+    return ruled is not None and offset <= RULED_ROWS_MOST_OFFSET and \
         all(contrast >= RULE_CONTRAST for contrast in _rules_between(bounds, columns, ruled))
 
 
 def _rules_between(bounds: np.ndarray, columns: List[np.ndarray], ruled: RuleFinder) -> List[float]:
     """The contrast of the strongest ruling line between each two neighbouring groups (``_rule_finder``)."""
     centre = (bounds[:, 0] + bounds[:, 2]) / 2
-    return [ruled(centre[before].max(), centre[after].min(), bounds[np.r_[before, after], 1].min(),
-                  bounds[np.r_[before, after], 3].max()) for before, after in zip(columns, columns[1:])]
+    contrasts = []
+    for before, after in zip(columns, columns[1:]):
+        both = bounds[np.r_[before, after]]
+        contrasts.append(ruled(centre[before].max(), centre[after].min(), both[:, 1].min(), both[:, 3].max()))
+    return contrasts
 
 
 def _text_columns(bounds: np.ndarray, columns: List[np.ndarray], ruled: Optional[RuleFinder]) -> bool:
@@ -209,7 +214,7 @@ def _rule_finder(page: np.ndarray, turn: Optional[np.ndarray]) -> RuleFinder:
 def reading_order(polygons: Sequence[np.ndarray], page: Optional[np.ndarray] = None) -> List[int]:
     """The indices of the lines in reading order, by recursive XY-cut of their bounding boxes once the page is
     turned level (``page_skew``): groups separated by an empty vertical strip are columns, read left to right
-    (unless their lines stand side by side in rows, as a form's cells do: ``_rows_aligned``, and, given the
+    (unless their lines stand side by side in rows, as a form's cells do: ``_offset_share``, and, given the
     ``page``'s pixels, not columns of text that share a line pitch: ``_text_columns``), and so are columns of
     text whose gutter a line or two cross (``_crossed_gutter``: a line jutting into it, a speck, a heading over
     them, read before them); groups separated by an empty horizontal strip are read top to bottom; lines that no
@@ -263,7 +268,7 @@ def _xy_cut(indices: np.ndarray, bounds: np.ndarray, full: np.ndarray, ruled: Op
     crossed = _crossed_gutter(box) if len(columns) == 1 else None
     if crossed is not None:  # read as columns only when each side is set as text (_text_columns tests it too)
         sides, spanning = [indices[side] for side in crossed[0]], crossed[1]
-        if _text_columns(full, sides, ruled) if _rows_aligned(full, sides, ROWS_MOST_OFFSET) else \
+        if _text_columns(full, sides, ruled) if _offset_share(full, sides) <= ROWS_MOST_OFFSET else \
                 all(_set_as_text(full[side]) for side in sides):
             blocks = _between_spanning(indices, box, spanning) if len(spanning) else sides
             return [i for block in blocks for i in _xy_cut(block, bounds, full, ruled)]

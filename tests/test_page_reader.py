@@ -62,9 +62,12 @@ def test_level_columns_are_told_from_a_form_by_its_ruling_lines():
         assert reading_order(lines, form[..., 0]) == by_rows  # grey pages too
 
 
-def ruled_form(rows, columns, cell=(120, 70)):
-    """A grey page ruled into ``rows`` by ``columns`` cells of ``cell`` (width, height) pixels from (10, 10)."""
-    width, height = cell
+CELL = 120, 70  # a ruled form's cells, width and height in pixels
+
+
+def ruled_form(rows, columns):
+    """A grey page ruled into ``rows`` by ``columns`` cells of ``CELL`` pixels from (10, 10)."""
+    width, height = CELL
     page = np.full((20 + rows * height, 20 + columns * width, 3), 235, np.uint8)
     for x in range(10, 11 + columns * width, width):
         cv2.line(page, (x, 10), (x, 10 + rows * height), (90, 90, 120), 1)
@@ -73,9 +76,9 @@ def ruled_form(rows, columns, cell=(120, 70)):
     return page
 
 
-def cell_line(row, column, top, height, cell=(120, 70)):
+def cell_line(row, column, top, height):
     """The box of a line at ``top`` pixels into a cell of ``ruled_form``, its width by its place."""
-    x, y = 18 + cell[0] * column, 10 + cell[1] * row + top
+    x, y = 18 + CELL[0] * column, 10 + CELL[1] * row + top
     return box(x, y, x + 62 + 7 * (row % 3), y + height)
 
 
