@@ -172,16 +172,28 @@ class LightOCRCLI(LightningCLI):
         return run_dir
 
     def _run_subcommand(self, subcommand: str) -> None:
+        finished = False
         try:
             super()._run_subcommand(subcommand)
-        finally:  # a later run in this Python process chooses its own folder
+            finished = True
+        finally:  # a later run in this Python process chooses its own folder and starts its own W&B run
             if getattr(self, "run_lock", None) is not None:
                 self.run_lock.release()
+            finish_wandb_run(os.environ.get(WANDB_ID_ENV), finished)
             for key, value in getattr(self, "_saved_environment", {}).items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+def finish_wandb_run(run_id: Optional[str], finished: bool) -> None:
+    """End the W&B run ``run_id`` if it is this process's live one, as a ``lightning`` process's exit does:
+    WandbLogger logs into a live run rather than start its own, so a later run in the same Python process (a
+    notebook, a test) would write into this one."""
+    wandb = sys.modules.get("wandb")
+    if run_id and wandb is not None and wandb.run is not None and wandb.run.id == run_id:
+        wandb.finish(exit_code=0 if finished else 1)
 
 
 def _plain(value):

@@ -13,8 +13,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from lightocr.lightning_cli import LightOCRCLI
+from lightocr.cli import lightning_main, lightocr_main
 from lightocr.errors import CheckpointError
+from lightocr.lightning_cli import LightOCRCLI
 from .data.conftest import line_image, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +48,23 @@ def fit(cwd, *extra, train=None, val=None, subcommand="fit", check=True, env=Non
                f"--data.init_args.train_sources={json.dumps(train or [synthetic(64, 0)])}",
                f"--data.init_args.val_sources={json.dumps(val or [synthetic(8, 1)])}", *extra]
     return run(command, cwd, env=dict(dict(WANDB_API_KEY="", WANDB_MODE="offline"), **(env or {})), check=check)
+
+
+def lightning_here(cwd, monkeypatch, *args):
+    """``lightning <args>`` run in this process, as the command runs it (``lightning_main``: LightOCRCLI with the
+    default logger, W&B offline, and callbacks), without the 10-15 s a new process takes to import torch and
+    Lightning: for the per-family configs, whose command-line plumbing the subprocess tests of the default
+    configs cover."""
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("WANDB_API_KEY", "")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("LIGHTOCR_RUN_DIR", raising=False)
+    environment = dict(os.environ)
+    try:
+        lightning_main(list(args))
+    finally:  # W&B's service address (WANDB_SERVICE) stays here: later commands start their own
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 def checkpoint(path):
@@ -287,16 +305,15 @@ def test_family_config_extends_the_shared_recipe(name):
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY_CONFIGS))
-def test_short_fit_of_each_family_config(tmp_path, name):
-    """`lightning fit --config configs/<family>.yaml` as a user runs it (tiny data, a few steps), then read a line
-    with its checkpoint."""
-    run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name),
-                  "--trainer.max_steps=3", "--trainer.val_check_interval=3", "--trainer.enable_progress_bar=false",
-                  "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
-                  "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
-                  f"--data.init_args.train_sources={json.dumps([synthetic(16, 0)])}",
-                  f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}"],
-                 tmp_path, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"))
+def test_short_fit_of_each_family_config(tmp_path, monkeypatch, capsys, name):
+    """`lightning fit --config configs/<family>.yaml` (tiny data, a few steps), then read a line with its
+    checkpoint, in this process (``lightning_here``)."""
+    lightning_here(tmp_path, monkeypatch, "fit", "--config", str(ROOT / "configs" / name),
+                   "--trainer.max_steps=3", "--trainer.val_check_interval=3", "--trainer.enable_progress_bar=false",
+                   "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+                   "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+                   f"--data.init_args.train_sources={json.dumps([synthetic(16, 0)])}",
+                   f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}")
     run_dir = tmp_path / "runs" / Path(name).stem / "version_0"
     last = run_dir / "checkpoints" / "last.ckpt"
     assert checkpoint(last)["global_step"] == 3
@@ -305,8 +322,26 @@ def test_short_fit_of_each_family_config(tmp_path, name):
     assert FAMILY_CONFIGS[name] in saved and "base: null" in saved  # the resolved whole, reusable on its own
     image = tmp_path / "line.png"
     line_image("ab12").save(image)
-    read = run([str(BIN / "lightocr"), "read", "--ckpt", str(last), str(image)], tmp_path)
-    assert read.stdout.startswith(f"{image}\t")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        lightocr_main(["read", "--ckpt", str(last), str(image)])
+    assert ended.value.code == 0 and capsys.readouterr().out.startswith(f"{image}\t")
+
+
+def test_runs_one_after_the_other_in_one_python_process_keep_their_own_folders_and_wandb_runs(tmp_path, monkeypatch):
+    """As in a notebook: the second run neither reuses the first's folder nor logs into its W&B run (WandbLogger
+    takes over a live run)."""
+    for _ in range(2):
+        lightning_here(tmp_path, monkeypatch, "fit", "--config", str(ROOT / "configs" / "crnn_squeezenet.yaml"),
+                       "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
+                       "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+                       "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+                       f"--data.init_args.train_sources={json.dumps([synthetic(4, 0)])}",
+                       f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}")
+    runs = tmp_path / "runs" / "crnn_squeezenet"
+    wandb_runs = [sorted(p.name for p in (runs / version / "wandb").glob("offline-run-*"))
+                  for version in ("version_0", "version_1")]
+    assert [len(found) for found in wandb_runs] == [1, 1] and wandb_runs[0] != wandb_runs[1]
 
 
 def test_a_missing_base_is_named(tmp_path):
@@ -328,8 +363,8 @@ def classify_fit(cwd, config, folder, *extra, subcommand="fit", check=True):
     return run(command, cwd, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"), check=check)
 
 
-@pytest.mark.parametrize("config", ["cls_mobilenetv3.yaml", "cls_squeezenet.yaml"])
-def test_classification_fit_resume_predict_and_classify(tmp_path, shapes_folder, config):
+def test_classification_fit_resume_predict_and_classify(tmp_path, shapes_folder):
+    config = "cls_mobilenetv3.yaml"
     run_dir = tmp_path / "runs" / Path(config).stem / "version_0"
     classify_fit(tmp_path, config, shapes_folder, "--trainer.max_steps=4", "--trainer.val_check_interval=2")
     last = run_dir / "checkpoints" / "last.ckpt"
@@ -356,6 +391,20 @@ def test_classification_fit_resume_predict_and_classify(tmp_path, shapes_folder,
     from lightocr.cli import read_main
     with pytest.raises(CheckpointError, match="not a text-recognition checkpoint .*use `lightocr classify`"):
         read_main(["--ckpt", str(last), str(image)])
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("cls_*.yaml")
+                                           if p.name != "cls_mobilenetv3.yaml"))
+def test_short_fit_of_each_classification_config(tmp_path, monkeypatch, shapes_folder, config):
+    """`lightning fit --config configs/<family>.yaml` on an image folder, a few steps, in this process
+    (``lightning_here``); the default config's whole course runs as a command above."""
+    source = json.dumps(dict(class_path="lightocr.data.ImageFolderSource", init_args=dict(root=str(shapes_folder))))
+    lightning_here(tmp_path, monkeypatch, "fit", "--config", str(ROOT / "configs" / config),
+                   "--trainer.enable_progress_bar=false", "--trainer.max_steps=2", "--trainer.val_check_interval=2",
+                   f"--data.init_args.train_source={source}", f"--data.init_args.val_source={source}",
+                   "--data.init_args.batch_size=4", "--data.init_args.num_workers=0")
+    state = checkpoint(tmp_path / "runs" / Path(config).stem / "version_0" / "checkpoints" / "last.ckpt")
+    assert state["global_step"] == 2 and state["hyper_parameters"]["classes"] == ["circle", "square"]
 
 
 def test_classification_resume_with_another_class_list_is_refused(tmp_path, shapes_folder):

@@ -15,9 +15,10 @@ from lightocr.data.samples import BadSampleError
 from lightocr.data.sources import Region, SampleSource
 from lightocr.tasks.detection.postprocess import DBPostProcess
 
-from ...test_cli import BIN, ROOT, checkpoint, run
+from ...test_cli import BIN, ROOT, checkpoint, lightning_here, run
 
 DET_CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("det_*.yaml"))
+DEFAULT_CONFIG = "det_mobilenetv3.yaml"
 
 
 def pages(size, seed):
@@ -30,17 +31,22 @@ def test_every_family_has_a_detection_config():
 
 
 @pytest.mark.parametrize("name", DET_CONFIGS)
-def test_short_fit_of_each_detection_config(tmp_path, name):
-    run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name), "--trainer.max_steps=2",
-         "--trainer.val_check_interval=2", "--trainer.enable_progress_bar=false", "--data.init_args.size=96",
-         "--data.init_args.train_crop=64", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0",
-         f"--data.init_args.train_sources={json.dumps([pages(8, 0)])}",
-         f"--data.init_args.val_sources={json.dumps([pages(2, 1)])}"],
-        tmp_path, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"))
+def test_short_fit_of_each_detection_config(tmp_path, monkeypatch, name):
+    """The default config as a user runs it, a `lightning fit` command, then `lightocr detect` on its checkpoint;
+    the other families' configs in this process (``lightning_here``)."""
+    args = ["fit", "--config", str(ROOT / "configs" / name), "--trainer.max_steps=2",
+            "--trainer.val_check_interval=2", "--trainer.enable_progress_bar=false", "--data.init_args.size=96",
+            "--data.init_args.train_crop=64", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0",
+            f"--data.init_args.train_sources={json.dumps([pages(8, 0)])}",
+            f"--data.init_args.val_sources={json.dumps([pages(2, 1)])}"]
+    if name == DEFAULT_CONFIG:
+        run([str(BIN / "lightning"), *args], tmp_path, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"))
+    else:
+        lightning_here(tmp_path, monkeypatch, *args)
     last = tmp_path / "runs" / name.removesuffix(".yaml") / "version_0" / "checkpoints" / "last.ckpt"
     state = checkpoint(last)
     assert state["global_step"] == 2 and state["hyper_parameters"]["input_geometry"]["size"] == 96
-    if name == "det_mobilenetv3.yaml":  # the default config's checkpoint is read, as a user would next
+    if name == DEFAULT_CONFIG:  # its checkpoint is read, as a user would next
         page = tmp_path / "page.png"
         SyntheticPageSource(1, seed=3, page_size=(120, 200), font_dirs=[]).load(0)[0].save(page)
         run([str(BIN / "lightocr"), "detect", "--ckpt", str(last), str(page), "--draw", str(tmp_path / "drawn")],
