@@ -1,5 +1,7 @@
 """The command lines as users run them: every config parses; fit with bad samples; run folders and resume;
 `lightocr read` and `lightning predict` with a checkpoint's input geometry; checks that refuse bad settings."""
+import contextlib
+import io
 import json
 import os
 import re
@@ -29,16 +31,46 @@ def synthetic(size, seed, max_length=5):
                 init_args=dict(size=size, seed=seed, max_length=max_length, font_dirs=[]))
 
 
-def run(command, cwd, env=None, check=True):
-    environment = dict(os.environ, **(env or {}))
-    environment.pop("LIGHTOCR_RUN_DIR", None)
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=environment, timeout=600)
+OFFLINE = dict(WANDB_API_KEY="", WANDB_MODE="offline")  # W&B as a user without credentials runs it
+
+
+def run(command, cwd, env=None, check=True, here=False):
+    """A ``lightning`` or ``lightocr`` command in a new process, or, ``here``, in this one (``run_here``)."""
+    if here:
+        result = run_here(command, cwd, env)
+    else:
+        environment = dict(os.environ, **(env or {}))
+        environment.pop("LIGHTOCR_RUN_DIR", None)
+        result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=environment, timeout=600)
     if check:
         assert result.returncode == 0, result.stderr[-4000:]
     return result
 
 
-def fit(cwd, *extra, train=None, val=None, subcommand="fit", check=True, env=None):
+def run_here(command, cwd, env=None):
+    """The command's main (``lightning_main``, ``lightocr_main``) called in this process with its arguments,
+    working directory and environment, its output and exit code caught as a process's, without the 10-15 s a new
+    process spends here importing torch and Lightning. For what a command writes, prints and refuses; how a real
+    process ends (signals, DDP, pipes) is tested with real processes."""
+    main = {"lightning": lightning_main, "lightocr": lightocr_main}[Path(command[0]).name]
+    environment, directory = dict(os.environ), os.getcwd()
+    os.environ.update(env or {})
+    os.environ.pop("LIGHTOCR_RUN_DIR", None)
+    os.chdir(cwd)
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main(command[1:])
+    except SystemExit as ended:
+        code = ended.code if isinstance(ended.code, int) else int(ended.code is not None)
+    finally:  # W&B's service address (WANDB_SERVICE) stays here: later commands start their own
+        os.chdir(directory)
+        os.environ.clear()
+        os.environ.update(environment)
+    return subprocess.CompletedProcess(command, code, out.getvalue(), err.getvalue())
+
+
+def fit(cwd, *extra, train=None, val=None, subcommand="fit", check=True, env=None, here=False):
     """``lightning <subcommand> --config configs/crnn_mobilenetv3.yaml`` with a tiny network and data, the default
     logger (W&B, offline: the tests have no credentials) and callbacks."""
     command = [str(BIN / "lightning"), subcommand, "--config", str(CONFIG), "--trainer.enable_progress_bar=false",
@@ -47,24 +79,7 @@ def fit(cwd, *extra, train=None, val=None, subcommand="fit", check=True, env=Non
                "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
                f"--data.init_args.train_sources={json.dumps(train or [synthetic(64, 0)])}",
                f"--data.init_args.val_sources={json.dumps(val or [synthetic(8, 1)])}", *extra]
-    return run(command, cwd, env=dict(dict(WANDB_API_KEY="", WANDB_MODE="offline"), **(env or {})), check=check)
-
-
-def lightning_here(cwd, monkeypatch, *args):
-    """``lightning <args>`` run in this process, as the command runs it (``lightning_main``: LightOCRCLI with the
-    default logger, W&B offline, and callbacks), without the 10-15 s a new process takes to import torch and
-    Lightning: for the per-family configs, whose command-line plumbing the subprocess tests of the default
-    configs cover."""
-    monkeypatch.chdir(cwd)
-    monkeypatch.setenv("WANDB_API_KEY", "")
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.delenv("LIGHTOCR_RUN_DIR", raising=False)
-    environment = dict(os.environ)
-    try:
-        lightning_main(list(args))
-    finally:  # W&B's service address (WANDB_SERVICE) stays here: later commands start their own
-        os.environ.clear()
-        os.environ.update(environment)
+    return run(command, cwd, env=dict(OFFLINE, **(env or {})), check=check, here=here)
 
 
 def checkpoint(path):
@@ -193,22 +208,22 @@ def test_resume_continues_the_run_in_its_folder_and_wandb_run(tmp_path, bad_labe
 
 
 def test_ckpt_path_last_without_an_earlier_run(tmp_path):
-    result = fit(tmp_path, "--trainer.max_steps=1", "--ckpt_path=last", check=False)
+    result = fit(tmp_path, "--trainer.max_steps=1", "--ckpt_path=last", check=False, here=True)
     assert result.returncode != 0
     assert "no earlier run under runs/crnn_mobilenetv3 has a checkpoint" in result.stderr
     assert not (tmp_path / "runs/crnn_mobilenetv3/version_0").exists()
     # auto: resume when there is a run, start one otherwise
-    fit(tmp_path, "--trainer.max_steps=2", "--trainer.limit_val_batches=0", "--ckpt_path=auto")
+    fit(tmp_path, "--trainer.max_steps=2", "--trainer.limit_val_batches=0", "--ckpt_path=auto", here=True)
     assert checkpoint(tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt")["global_step"] == 2
 
 
 def test_resume_with_another_config_is_refused(tmp_path):
-    fit(tmp_path, "--trainer.max_steps=2", "--trainer.limit_val_batches=0")
+    fit(tmp_path, "--trainer.max_steps=2", "--trainer.limit_val_batches=0", here=True)
     other = tmp_path / "crnn_other.yaml"
     other.write_text(CONFIG.read_text().replace("backbone: lo_mobilenetv3_small_100", "backbone: lo_mobilenetv2_050"))
     last = tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt"
     result = run([str(BIN / "lightning"), "fit", "--config", str(other), f"--ckpt_path={last}",
-                  "--data.init_args.height=48"], tmp_path, check=False, env=dict(WANDB_MODE="disabled"))
+                  "--data.init_args.height=48"], tmp_path, check=False, env=dict(WANDB_MODE="disabled"), here=True)
     assert result.returncode != 0
     assert f"it was written by a run of {CONFIG}" in result.stderr and f"({other})" in result.stderr
     assert "backbone: checkpoint 'lo_mobilenetv3_small_050', config 'lo_mobilenetv2_050'" in result.stderr
@@ -216,7 +231,8 @@ def test_resume_with_another_config_is_refused(tmp_path):
 
 
 def test_devices_above_the_core_count_are_refused(tmp_path):
-    result = fit(tmp_path, "--trainer.accelerator=cpu", f"--trainer.devices={os.cpu_count() + 1}", check=False)
+    result = fit(tmp_path, "--trainer.accelerator=cpu", f"--trainer.devices={os.cpu_count() + 1}", check=False,
+                 here=True)
     assert result.returncode != 0
     assert f"asks for {os.cpu_count() + 1} CPU processes" in result.stderr
     assert not (tmp_path / "runs").exists()
@@ -305,15 +321,15 @@ def test_family_config_extends_the_shared_recipe(name):
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY_CONFIGS))
-def test_short_fit_of_each_family_config(tmp_path, monkeypatch, capsys, name):
+def test_short_fit_of_each_family_config(tmp_path, name):
     """`lightning fit --config configs/<family>.yaml` (tiny data, a few steps), then read a line with its
-    checkpoint, in this process (``lightning_here``)."""
-    lightning_here(tmp_path, monkeypatch, "fit", "--config", str(ROOT / "configs" / name),
-                   "--trainer.max_steps=3", "--trainer.val_check_interval=3", "--trainer.enable_progress_bar=false",
-                   "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
-                   "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
-                   f"--data.init_args.train_sources={json.dumps([synthetic(16, 0)])}",
-                   f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}")
+    checkpoint (in this process: ``run_here``)."""
+    run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name),
+         "--trainer.max_steps=3", "--trainer.val_check_interval=3", "--trainer.enable_progress_bar=false",
+         "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+         "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+         f"--data.init_args.train_sources={json.dumps([synthetic(16, 0)])}",
+         f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}"], tmp_path, env=OFFLINE, here=True)
     run_dir = tmp_path / "runs" / Path(name).stem / "version_0"
     last = run_dir / "checkpoints" / "last.ckpt"
     assert checkpoint(last)["global_step"] == 3
@@ -322,22 +338,20 @@ def test_short_fit_of_each_family_config(tmp_path, monkeypatch, capsys, name):
     assert FAMILY_CONFIGS[name] in saved and "base: null" in saved  # the resolved whole, reusable on its own
     image = tmp_path / "line.png"
     line_image("ab12").save(image)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
-        lightocr_main(["read", "--ckpt", str(last), str(image)])
-    assert ended.value.code == 0 and capsys.readouterr().out.startswith(f"{image}\t")
+    read = run([str(BIN / "lightocr"), "read", "--ckpt", str(last), str(image)], tmp_path, here=True)
+    assert read.stdout.startswith(f"{image}\t")
 
 
-def test_runs_one_after_the_other_in_one_python_process_keep_their_own_folders_and_wandb_runs(tmp_path, monkeypatch):
+def test_runs_one_after_the_other_in_one_python_process_keep_their_own_folders_and_wandb_runs(tmp_path):
     """As in a notebook: the second run neither reuses the first's folder nor logs into its W&B run (WandbLogger
     takes over a live run)."""
     for _ in range(2):
-        lightning_here(tmp_path, monkeypatch, "fit", "--config", str(ROOT / "configs" / "crnn_squeezenet.yaml"),
-                       "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
-                       "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
-                       "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
-                       f"--data.init_args.train_sources={json.dumps([synthetic(4, 0)])}",
-                       f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}")
+        run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / "crnn_squeezenet.yaml"),
+             "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
+             "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+             "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+             f"--data.init_args.train_sources={json.dumps([synthetic(4, 0)])}",
+             f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}"], tmp_path, env=OFFLINE, here=True)
     runs = tmp_path / "runs" / "crnn_squeezenet"
     wandb_runs = [sorted(p.name for p in (runs / version / "wandb").glob("offline-run-*"))
                   for version in ("version_0", "version_1")]
@@ -347,12 +361,12 @@ def test_runs_one_after_the_other_in_one_python_process_keep_their_own_folders_a
 def test_a_missing_base_is_named(tmp_path):
     config = tmp_path / "mine.yaml"
     config.write_text("base: nowhere.yaml\n")
-    result = run([str(BIN / "lightning"), "fit", "--config", str(config)], tmp_path, check=False)
+    result = run([str(BIN / "lightning"), "fit", "--config", str(config)], tmp_path, check=False, here=True)
     assert result.returncode != 0 and "base config nowhere.yaml not found" in result.stderr
 
 
 # image classification ---------------------------------------------------------------------------------------
-def classify_fit(cwd, config, folder, *extra, subcommand="fit", check=True):
+def classify_fit(cwd, config, folder, *extra, subcommand="fit", check=True, here=False):
     """``lightning <subcommand> --config configs/<config>`` on an image folder, with the default logger and
     callbacks; the class list comes from the folder."""
     source = json.dumps(dict(class_path="lightocr.data.ImageFolderSource", init_args=dict(root=str(folder))))
@@ -360,7 +374,7 @@ def classify_fit(cwd, config, folder, *extra, subcommand="fit", check=True):
                "--trainer.enable_progress_bar=false", f"--data.init_args.train_source={source}",
                f"--data.init_args.val_source={source}", f"--data.init_args.test_source={source}",
                "--data.init_args.batch_size=4", "--data.init_args.num_workers=0", *extra]
-    return run(command, cwd, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"), check=check)
+    return run(command, cwd, env=OFFLINE, check=check, here=here)
 
 
 def test_classification_fit_resume_predict_and_classify(tmp_path, shapes_folder):
@@ -395,27 +409,24 @@ def test_classification_fit_resume_predict_and_classify(tmp_path, shapes_folder)
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("cls_*.yaml")
                                            if p.name != "cls_mobilenetv3.yaml"))
-def test_short_fit_of_each_classification_config(tmp_path, monkeypatch, shapes_folder, config):
+def test_short_fit_of_each_classification_config(tmp_path, shapes_folder, config):
     """`lightning fit --config configs/<family>.yaml` on an image folder, a few steps, in this process
-    (``lightning_here``); the default config's whole course runs as a command above."""
-    source = json.dumps(dict(class_path="lightocr.data.ImageFolderSource", init_args=dict(root=str(shapes_folder))))
-    lightning_here(tmp_path, monkeypatch, "fit", "--config", str(ROOT / "configs" / config),
-                   "--trainer.enable_progress_bar=false", "--trainer.max_steps=2", "--trainer.val_check_interval=2",
-                   f"--data.init_args.train_source={source}", f"--data.init_args.val_source={source}",
-                   "--data.init_args.batch_size=4", "--data.init_args.num_workers=0")
+    (``run_here``); the default config's whole course runs as a command above."""
+    classify_fit(tmp_path, config, shapes_folder, "--trainer.max_steps=2", "--trainer.val_check_interval=2", here=True)
     state = checkpoint(tmp_path / "runs" / Path(config).stem / "version_0" / "checkpoints" / "last.ckpt")
     assert state["global_step"] == 2 and state["hyper_parameters"]["classes"] == ["circle", "square"]
 
 
 def test_classification_resume_with_another_class_list_is_refused(tmp_path, shapes_folder):
     classify_fit(tmp_path, "cls_mobilenetv3.yaml", shapes_folder, "--trainer.max_steps=2",
-                 "--trainer.val_check_interval=2")
+                 "--trainer.val_check_interval=2", here=True)
     (shapes_folder / "triangle").mkdir()
     shutil_image = shapes_folder / "circle" / "0.png"
     (shapes_folder / "triangle" / "0.png").write_bytes(shutil_image.read_bytes())
     result = classify_fit(tmp_path, "cls_mobilenetv3.yaml", shapes_folder, "--trainer.max_steps=4",
-                          "--ckpt_path", "last", check=False)
-    assert result.returncode != 0 and "class list differs" in result.stderr
+                          "--ckpt_path", "last", check=False, here=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "lightocr: error: the checkpoint's class list differs" in result.stderr and "init_from" in result.stderr
 
 
 def test_classification_ddp_and_bf16(tmp_path, shapes_folder):

@@ -22,29 +22,29 @@ def refused(result, *words):
 def test_config_files_that_are_not_settings_are_named(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("trainer:\n  max_steps: 3\n model: [\n")
-    refused(run([str(BIN / "lightning"), "fit", "--config", str(broken)], tmp_path, check=False),
+    refused(run([str(BIN / "lightning"), "fit", "--config", str(broken)], tmp_path, check=False, here=True),
             f"{broken}: not valid YAML at line 3, column 2")
     listed = tmp_path / "listed.yaml"
     listed.write_text("- trainer\n- model\n")
-    refused(run([str(BIN / "lightning"), "fit", "--config", str(listed)], tmp_path, check=False),
+    refused(run([str(BIN / "lightning"), "fit", "--config", str(listed)], tmp_path, check=False, here=True),
             f"{listed}: a config file holds settings by name", "this one holds a list")
 
 
 def test_checkpoints_of_another_version_are_named(tmp_path):
-    fit(tmp_path, "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.logger=false")
+    fit(tmp_path, "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.logger=false", here=True)
     last = tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt"
     line_image("ab").save(tmp_path / "line.png")
     state = checkpoint(last)
     state["hyper_parameters"]["attention_heads"] = 4  # a setting a later version might add
     torch.save(state, tmp_path / "newer.ckpt")
     refused(run([str(BIN / "lightocr"), "read", "--ckpt", str(tmp_path / "newer.ckpt"), str(tmp_path / "line.png")],
-                tmp_path, check=False),
+                tmp_path, check=False, here=True),
             f"{tmp_path / 'newer.ckpt'} was written by another version of lightocr", "no setting attention_heads")
     state = checkpoint(last)
     del state["state_dict"]["model.head.fc.weight"]
     torch.save(state, tmp_path / "older.ckpt")
     refused(run([str(BIN / "lightocr"), "read", "--ckpt", str(tmp_path / "older.ckpt"), str(tmp_path / "line.png")],
-                tmp_path, check=False),
+                tmp_path, check=False, here=True),
             f"{tmp_path / 'older.ckpt'} was written by another version", "1 missing", "model.head.fc.weight")
 
 
@@ -71,13 +71,13 @@ def test_launches_at_the_same_moment_claim_different_version_folders(tmp_path):
 
 
 def test_file_names_with_tabs_and_newlines_cannot_forge_rows(tmp_path):
-    fit(tmp_path, "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.logger=false")
+    fit(tmp_path, "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.logger=false", here=True)
     last = tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt"
     folder = tmp_path / "scans"
     folder.mkdir()
     for name in ("plain.png", "tab\there.png", "two\nlines.png", "back\\slash.png"):
         line_image("ab").save(folder / name)
-    result = run([str(BIN / "lightocr"), "read", "--ckpt", str(last), str(folder)], tmp_path)
+    result = run([str(BIN / "lightocr"), "read", "--ckpt", str(last), str(folder)], tmp_path, here=True)
     rows = result.stdout.splitlines()
     assert len(rows) == 4 and all(row.count("\t") == 2 for row in rows)
     keys = sorted(row.split("\t")[0] for row in rows)

@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import EMAWeightAveraging
 
 from lightocr.checkpoints import LastCheckpoint
 from lightocr.data import SyntheticTextSource, TextRecognitionDataModule
+from lightocr.errors import CheckpointError
 from lightocr.tasks import TextRecognitionTask
 from .tasks.test_recognition import InterruptAt, tiny_data, tiny_task
 
@@ -253,7 +254,7 @@ def test_checkpoint_of_another_charset_is_refused(tmp_path):
                                neck_kwargs=dict(hidden_size=16))
     refit = Trainer(default_root_dir=tmp_path / "x", accelerator="cpu", max_steps=4, logger=False,
                     enable_progress_bar=False)
-    with pytest.raises(ValueError, match="checkpoint charset differs"):
+    with pytest.raises(CheckpointError, match="checkpoint charset differs.*start a new one with .*init_from"):
         refit.fit(task, datamodule=other, ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"))
 
 

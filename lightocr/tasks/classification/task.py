@@ -10,6 +10,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from ...errors import CheckpointError
 from ...export import ExportGraph
 from ...models import create_backbone
 from ..base import BaseTask
@@ -150,12 +151,14 @@ class ImageClassificationTask(BaseTask):
         """Refuse, before any weight is touched, a checkpoint of another task or another class list."""
         saved = checkpoint.get("hyper_parameters", {})
         if "classes" not in saved:
-            raise ValueError("this checkpoint is not from an ImageClassificationTask (its hyperparameters have no "
-                             "classes)")
+            raise CheckpointError("this checkpoint is not from an ImageClassificationTask (its hyperparameters have "
+                                  "no classes)")
         if list(saved["classes"]) != self.classes:
             theirs, ours = list(saved["classes"]), self.classes
-            raise ValueError(f"the checkpoint's class list differs from the data's: checkpoint {len(theirs)} classes "
-                             f"{theirs[:8]}..., data {len(ours)} classes {ours[:8]}...")
+            raise CheckpointError(f"the checkpoint's class list differs from the data's: checkpoint {len(theirs)} "
+                                  f"classes {theirs[:8]}..., data {len(ours)} classes {ours[:8]}...; a run cannot "
+                                  "resume on other classes: start a new one with --model.init_args.init_from=<the "
+                                  "checkpoint> (its head mapped by class name)")
         self.carry_run_records(checkpoint)
 
 

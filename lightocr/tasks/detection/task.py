@@ -7,6 +7,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from ...data.page_inputs import PageGeometry
+from ...errors import CheckpointError
 from ...export import ExportGraph
 from ..base import BaseTask
 from .loss import DBLoss
@@ -133,7 +134,8 @@ class DetectionTask(BaseTask):
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         saved = checkpoint.get("hyper_parameters", {})
         if "input_geometry" not in saved or "neck_channels" not in saved:
-            raise ValueError("this checkpoint is not from a DetectionTask (its hyperparameters have no neck_channels)")
+            raise CheckpointError("this checkpoint is not from a DetectionTask (its hyperparameters have no "
+                                  "neck_channels)")
         self.carry_run_records(checkpoint)
 
 

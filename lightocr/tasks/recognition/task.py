@@ -6,6 +6,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from ...data.geometry import LineGeometry
+from ...errors import CheckpointError
 from ...export import ExportGraph
 from ...ocr.charset import Charset
 from ...ocr.ctc import CTCLoss, LabelTooLongError, ctc_min_length
@@ -195,14 +196,18 @@ class TextRecognitionTask(BaseTask):
         training counters of skipped samples on."""
         saved = checkpoint.get("hyper_parameters", {})
         if "charset" not in saved:
-            raise ValueError("this checkpoint is not from a TextRecognitionTask (its hyperparameters have no charset)")
+            raise CheckpointError("this checkpoint is not from a TextRecognitionTask (its hyperparameters have no "
+                                  "charset)")
         if list(saved["charset"]) != self.charset.symbols:
             theirs, ours = "".join(saved["charset"]), "".join(self.charset.symbols)
-            raise ValueError(f"checkpoint charset differs from the data's: checkpoint {len(theirs)} symbols "
-                             f"{theirs[:40]!r}..., data {len(ours)} symbols {ours[:40]!r}...")
+            raise CheckpointError(f"checkpoint charset differs from the data's: checkpoint {len(theirs)} symbols "
+                                  f"{theirs[:40]!r}..., data {len(ours)} symbols {ours[:40]!r}...; a run cannot "
+                                  "resume on another charset: start a new one with --model.init_args.init_from=<the "
+                                  "checkpoint> (its head mapped by symbol)")
         for key in ("backbone", "neck", "in_chans"):
             if key in saved and saved[key] != self.hparams[key]:
-                raise ValueError(f"checkpoint {key}={saved[key]!r} differs from this run's {key}={self.hparams[key]!r}")
+                raise CheckpointError(f"checkpoint {key}={saved[key]!r} differs from this run's "
+                                      f"{key}={self.hparams[key]!r}")
         self.carry_run_records(checkpoint)
 
 

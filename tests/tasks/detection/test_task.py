@@ -15,7 +15,7 @@ from lightocr.data.samples import BadSampleError
 from lightocr.data.sources import Region, SampleSource
 from lightocr.tasks.detection.postprocess import DBPostProcess
 
-from ...test_cli import BIN, ROOT, checkpoint, lightning_here, run
+from ...test_cli import BIN, OFFLINE, ROOT, checkpoint, run
 
 DET_CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("det_*.yaml"))
 DEFAULT_CONFIG = "det_mobilenetv3.yaml"
@@ -31,18 +31,15 @@ def test_every_family_has_a_detection_config():
 
 
 @pytest.mark.parametrize("name", DET_CONFIGS)
-def test_short_fit_of_each_detection_config(tmp_path, monkeypatch, name):
+def test_short_fit_of_each_detection_config(tmp_path, name):
     """The default config as a user runs it, a `lightning fit` command, then `lightocr detect` on its checkpoint;
-    the other families' configs in this process (``lightning_here``)."""
+    the other families' configs in this process (``run_here``)."""
     args = ["fit", "--config", str(ROOT / "configs" / name), "--trainer.max_steps=2",
             "--trainer.val_check_interval=2", "--trainer.enable_progress_bar=false", "--data.init_args.size=96",
             "--data.init_args.train_crop=64", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0",
             f"--data.init_args.train_sources={json.dumps([pages(8, 0)])}",
             f"--data.init_args.val_sources={json.dumps([pages(2, 1)])}"]
-    if name == DEFAULT_CONFIG:
-        run([str(BIN / "lightning"), *args], tmp_path, env=dict(WANDB_API_KEY="", WANDB_MODE="offline"))
-    else:
-        lightning_here(tmp_path, monkeypatch, *args)
+    run([str(BIN / "lightning"), *args], tmp_path, env=OFFLINE, here=name != DEFAULT_CONFIG)
     last = tmp_path / "runs" / name.removesuffix(".yaml") / "version_0" / "checkpoints" / "last.ckpt"
     state = checkpoint(last)
     assert state["global_step"] == 2 and state["hyper_parameters"]["input_geometry"]["size"] == 96
