@@ -264,7 +264,7 @@ def independent_read(state, image_path):
 def test_read_and_predict_use_the_checkpoints_input_geometry(tmp_path):
     fit(tmp_path, "--trainer.max_steps=6", "--trainer.limit_val_batches=0", "--data.init_args.height=24",
         "--data.init_args.max_width=200", "--data.init_args.channels=1", "--data.init_args.pad_to=batch",
-        train=[synthetic(64, 0, max_length=3)])
+        train=[synthetic(64, 0, max_length=3)], here=True)
     last = tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt"
     state = checkpoint(last)
     assert state["hyper_parameters"]["input_geometry"] == dict(height=24, max_width=200, channels=1, pad_to="batch",
@@ -276,7 +276,8 @@ def test_read_and_predict_use_the_checkpoints_input_geometry(tmp_path):
         ImageDraw.Draw(image).text((4, 2), text, font=ImageFont.load_default(18), fill="black")
         images.append(tmp_path / f"line{i}.png")
         image.convert(mode).save(images[-1])
-    read = run([str(BIN / "lightocr"), "read", "--batch-size=1", "--ckpt", str(last), *map(str, images)], tmp_path)
+    read = run([str(BIN / "lightocr"), "read", "--batch-size=1", "--ckpt", str(last), *map(str, images)], tmp_path,
+               here=True)
     rows = [line.split("\t") for line in read.stdout.strip().split("\n")]
     assert [r[0] for r in rows] == list(map(str, images))
     for (_, text, confidence), image in zip(rows, images):
@@ -285,7 +286,7 @@ def test_read_and_predict_use_the_checkpoints_input_geometry(tmp_path):
         assert float(confidence) == pytest.approx(expected_confidence, abs=2e-4)
     # lightning predict: the config says height 32 and RGB, the checkpoint 24 and grayscale; the checkpoint wins
     fit(tmp_path, f"--ckpt_path={last}", f"--data.init_args.predict_paths={json.dumps(list(map(str, images)))}",
-        "--data.init_args.batch_size=1", subcommand="predict")
+        "--data.init_args.batch_size=1", subcommand="predict", here=True)
     written = (tmp_path / "runs/crnn_mobilenetv3/version_1/predictions.tsv").read_text().strip().split("\n")
     assert [line.split("\t")[:2] for line in written] == [r[:2] for r in rows]
 

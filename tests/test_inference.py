@@ -26,15 +26,17 @@ def write_lines(folder, texts):
 
 
 def read(cwd, model, images, *options):
-    result = run([str(BIN / "lightocr"), "read", "--ckpt", str(model), *options, *map(str, images)], cwd)
+    result = run([str(BIN / "lightocr"), "read", "--ckpt", str(model), *options, *map(str, images)], cwd, here=True)
     return [line.split("\t") for line in result.stdout.strip().split("\n")]
 
 
 def test_export_then_read_with_both_engines_gives_the_same_text(tmp_path):
-    fit(tmp_path, "--trainer.max_steps=12", "--trainer.limit_val_batches=0", train=[synthetic(64, 0, max_length=4)])
+    fit(tmp_path, "--trainer.max_steps=12", "--trainer.limit_val_batches=0", train=[synthetic(64, 0, max_length=4)],
+        here=True)
     last = tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt"
     out = tmp_path / "crnn.onnx"
-    exported = run([str(BIN / "lightocr"), "export", "--ckpt", str(last), "--out", str(out), "--int8"], tmp_path)
+    exported = run([str(BIN / "lightocr"), "export", "--ckpt", str(last), "--out", str(out), "--int8"], tmp_path,
+                   here=True)
     assert out.is_file() and (tmp_path / "crnn.int8.onnx").is_file(), exported.stdout
     images = write_lines(tmp_path, [("ab12", "RGB"), ("x7", "L"), ("hello", "RGBA"), ("q", "RGB"), ("2024", "L")])
     plain = read(tmp_path, last, images, "--no-optimize", "--batch-size=5")
@@ -51,17 +53,19 @@ def test_export_then_read_with_both_engines_gives_the_same_text(tmp_path):
 
 def test_classification_export_and_classify_with_both_engines(tmp_path, shapes_folder):
     classify_fit(tmp_path, "cls_mobilenetv3.yaml", shapes_folder, "--trainer.max_steps=4",
-                 "--trainer.limit_val_batches=0")
+                 "--trainer.limit_val_batches=0", here=True)
     last = tmp_path / "runs/cls_mobilenetv3/version_0/checkpoints/last.ckpt"
-    run([str(BIN / "lightocr"), "export", "--ckpt", str(last), "--out", str(tmp_path / "cls.onnx")], tmp_path)
+    run([str(BIN / "lightocr"), "export", "--ckpt", str(last), "--out", str(tmp_path / "cls.onnx")], tmp_path,
+        here=True)
     images = [str(p) for p in sorted(shapes_folder.rglob("*.png"))[:4]]
-    torch_rows = run([str(BIN / "lightocr"), "classify", "--ckpt", str(last), *images], tmp_path).stdout.split("\n")
+    torch_rows = run([str(BIN / "lightocr"), "classify", "--ckpt", str(last), *images], tmp_path,
+                     here=True).stdout.split("\n")
     onnx_rows = run([str(BIN / "lightocr"), "classify", "--ckpt", str(tmp_path / "cls.onnx"), *images],
-                    tmp_path).stdout.split("\n")
+                    tmp_path, here=True).stdout.split("\n")
     assert [r.split("\t")[:2] for r in onnx_rows] == [r.split("\t")[:2] for r in torch_rows]
     # a classification model is not read as text, and the reverse
     refused = run([str(BIN / "lightocr"), "read", "--ckpt", str(tmp_path / "cls.onnx"), images[0]], tmp_path,
-                  check=False)
+                  check=False, here=True)
     assert refused.returncode != 0 and "image-classification model, not a text-recognition one" in refused.stderr
 
 

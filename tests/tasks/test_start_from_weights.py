@@ -69,7 +69,7 @@ def test_a_recognizer_starts_from_a_trained_one_with_another_alphabet(tmp_path):
     new = tmp_path / "new.txt"
     new.write_text("\n".join("0123456789abcdefghijklmnopqrstuvwäöüß€£"), encoding="utf-8")  # x, y, z dropped
     fit(tmp_path, "--trainer.max_steps=2", "--trainer.val_check_interval=2", f"--data.init_args.charset={old}",
-        **data)
+        here=True, **data)
     start = tmp_path / "runs" / "crnn_mobilenetv3" / "version_0" / "checkpoints" / "last.ckpt"
     result = fit(tmp_path, "--trainer.max_steps=1", "--trainer.val_check_interval=1", "--model.init_args.lr=0",
                  f"--model.init_args.init_from={start}", f"--data.init_args.charset={new}", **data)
