@@ -31,14 +31,3 @@ def shapes_folder(tmp_path):
             image.save(root / kind / f"{i}.png")
     (root / "square" / "corrupt.png").write_bytes(b"not an image")
     return root
-
-
-# the modules of long tests (real training processes, signals, DDP), run first: under pytest-xdist the short tests
-# then fill the workers' last minutes instead of one worker finishing a long test while the other waits
-LONG_FIRST = ("tests/test_faults.py", "tests/test_training_jobs.py", "tests/test_cli.py", "tests/test_inference.py",
-              "tests/tasks/test_start_from_weights.py", "tests/test_task_contract.py", "tests/tasks/detection/test_task.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {module: order for order, module in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FIRST)))  # stable: file order kept
