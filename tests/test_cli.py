@@ -321,16 +321,21 @@ def test_family_config_extends_the_shared_recipe(name):
     assert cli.trainer.max_steps == base.trainer.max_steps
 
 
+def family_fit(cwd, name, lines, *extra):
+    """`lightning fit --config configs/<name>` on ``lines`` synthetic lines (4 to validate) with a small neck, in
+    this process (``run_here``)."""
+    return run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name),
+                "--trainer.enable_progress_bar=false", "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
+                "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
+                f"--data.init_args.train_sources={json.dumps([synthetic(lines, 0)])}",
+                f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}", *extra], cwd, env=OFFLINE, here=True)
+
+
 @pytest.mark.parametrize("name", sorted(FAMILY_CONFIGS))
 def test_short_fit_of_each_family_config(tmp_path, name):
     """`lightning fit --config configs/<family>.yaml` (tiny data, a few steps), then read a line with its
     checkpoint (in this process: ``run_here``)."""
-    run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / name),
-         "--trainer.max_steps=3", "--trainer.val_check_interval=3", "--trainer.enable_progress_bar=false",
-         "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
-         "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
-         f"--data.init_args.train_sources={json.dumps([synthetic(16, 0)])}",
-         f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}"], tmp_path, env=OFFLINE, here=True)
+    family_fit(tmp_path, name, 16, "--trainer.max_steps=3", "--trainer.val_check_interval=3")
     run_dir = tmp_path / "runs" / Path(name).stem / "version_0"
     last = run_dir / "checkpoints" / "last.ckpt"
     assert checkpoint(last)["global_step"] == 3
@@ -347,12 +352,7 @@ def test_runs_one_after_the_other_in_one_python_process_keep_their_own_folders_a
     """As in a notebook: the second run neither reuses the first's folder nor logs into its W&B run (WandbLogger
     takes over a live run)."""
     for _ in range(2):
-        run([str(BIN / "lightning"), "fit", "--config", str(ROOT / "configs" / "crnn_squeezenet.yaml"),
-             "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
-             "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
-             "--data.init_args.batch_size=4", "--data.init_args.num_workers=0",
-             f"--data.init_args.train_sources={json.dumps([synthetic(4, 0)])}",
-             f"--data.init_args.val_sources={json.dumps([synthetic(4, 1)])}"], tmp_path, env=OFFLINE, here=True)
+        family_fit(tmp_path, "crnn_squeezenet.yaml", 4, "--trainer.max_steps=1", "--trainer.limit_val_batches=0")
     runs = tmp_path / "runs" / "crnn_squeezenet"
     wandb_runs = [sorted(p.name for p in (runs / version / "wandb").glob("offline-run-*"))
                   for version in ("version_0", "version_1")]
