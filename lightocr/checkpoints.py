@@ -264,6 +264,17 @@ def read_checkpoint(path: Path) -> Dict[str, Any]:
         raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
 
 
+def plain_value(value):
+    """Namespaces, tuples and lists as plain dicts and lists, for comparing settings with saved hyperparameters."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        return {k: plain_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_value(v) for v in value]
+    return value
+
+
 HPARAMS_KEY = "lightocr.hyper_parameters"
 
 

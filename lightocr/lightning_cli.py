@@ -14,7 +14,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from .checkpoints import read_checkpoint, resume_candidates
+from .checkpoints import plain_value, read_checkpoint, resume_candidates
 from .errors import CheckpointError, ConfigError
 from .loggers import ensure_wandb_mode
 from .runs import (RUN_DIR_ENV, WANDB_ID_ENV, RunLock, fixed_run_dir, is_global_zero, latest_resumable, new_version,
@@ -196,21 +196,10 @@ def finish_wandb_run(run_id: Optional[str], finished: bool) -> None:
         wandb.finish(exit_code=0 if finished else 1)
 
 
-def _plain(value):
-    """Namespaces, tuples and lists as plain dicts and lists, for comparing a config with saved values."""
-    if hasattr(value, "as_dict"):
-        value = value.as_dict()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def check_start_or_resume(config, checkpoint: str, state: dict) -> None:
     """``init_from`` starts a new run from a model's weights, ``--ckpt_path`` resumes a run: both at once is
     refused, unless the checkpoint is of the run that ``init_from`` started (its own config, resumed)."""
-    init_from = (_plain(config.model.get("init_args") or {}) or {}).get("init_from")
+    init_from = (plain_value(config.model.get("init_args") or {}) or {}).get("init_from")
     if init_from and init_from != (state.get(STARTED_FROM) or {}).get("init_from"):
         raise ConfigError(
             f"both --model.init_args.init_from {init_from} and --ckpt_path {checkpoint}: init_from starts a new run "
@@ -225,10 +214,10 @@ def check_same_setup(config, checkpoint: str, state: dict, task: TaskSpec, task_
     saved = state.get("hyper_parameters") or {}
     if not saved:
         return
-    ours = dict(_plain(config.model.get("init_args") or {}))
-    ours.update(task_class.linked_values(dict(_plain(config.data.get("init_args") or {}))))
-    differences = [f"{key}: checkpoint {_plain(saved[key])!r}, config {ours[key]!r}" for key in task.resume_keys
-                   if key in saved and key in ours and _plain(saved[key]) != ours[key]]
+    ours = dict(plain_value(config.model.get("init_args") or {}))
+    ours.update(task_class.linked_values(dict(plain_value(config.data.get("init_args") or {}))))
+    differences = [f"{key}: checkpoint {plain_value(saved[key])!r}, config {ours[key]!r}" for key in task.resume_keys
+                   if key in saved and key in ours and plain_value(saved[key]) != ours[key]]
     if differences:
         theirs = ", ".join(state.get("lightocr_config") or []) or "an unknown config"
         mine = ", ".join(str(p) for p in config.get("config") or []) or "the command line"
@@ -246,8 +235,8 @@ def use_checkpoint_inputs(config, state: dict, task_class: type) -> None:
     if data is None:
         return
     for key, value in task_class.data_settings_of(state.get("hyper_parameters") or {}).items():
-        if key in data and _plain(data[key]) != _plain(value):
-            rank_zero_info(f"data.{key}={_plain(data[key])!r} replaced by the checkpoint's {_plain(value)!r}")
+        if key in data and plain_value(data[key]) != plain_value(value):
+            rank_zero_info(f"data.{key}={plain_value(data[key])!r} replaced by the checkpoint's {plain_value(value)!r}")
         data[key] = value
 
 

@@ -427,7 +427,7 @@ def test_classification_resume_with_another_class_list_is_refused(tmp_path, shap
     result = classify_fit(tmp_path, "cls_mobilenetv3.yaml", shapes_folder, "--trainer.max_steps=4",
                           "--ckpt_path", "last", check=False, here=True)
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "lightocr: error: the checkpoint's class list differs" in result.stderr and "init_from" in result.stderr
+    assert "lightocr: error: the checkpoint's classes differ" in result.stderr and "init_from" in result.stderr
 
 
 def test_classification_ddp_and_bf16(tmp_path, shapes_folder):

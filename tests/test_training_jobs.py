@@ -254,8 +254,19 @@ def test_checkpoint_of_another_charset_is_refused(tmp_path):
                                neck_kwargs=dict(hidden_size=16))
     refit = Trainer(default_root_dir=tmp_path / "x", accelerator="cpu", max_steps=4, logger=False,
                     enable_progress_bar=False)
-    with pytest.raises(CheckpointError, match="checkpoint charset differs.*start a new one with .*init_from"):
+    refused = "checkpoint.s symbols differ from the data.s .*only in the data: .*start a new one with .*init_from"
+    with pytest.raises(CheckpointError, match=refused):
         refit.fit(task, datamodule=other, ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"))
+
+
+def test_checkpoint_of_another_architecture_is_refused_naming_the_setting(tmp_path):
+    _, trainer = run_until(tmp_path, 2)
+    data = tiny_data(pad_to="batch")
+    other = tiny_task(data, neck="linear")
+    refit = Trainer(default_root_dir=tmp_path / "x", accelerator="cpu", max_steps=4, logger=False,
+                    enable_progress_bar=False)
+    with pytest.raises(CheckpointError, match="checkpoint neck='bilstm' differs from this run's neck='linear'"):
+        refit.fit(other, datamodule=data, ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"))
 
 
 def test_corrupt_checkpoint_is_named_before_training(tmp_path):

@@ -389,6 +389,31 @@ class BaseTask(LightningModule):
     def on_test_epoch_start(self) -> None:
         self.skip_counts["test"].zero_()
 
+    # resuming ------------------------------------------------------------------------------------------
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        """Refuse, before any weight is touched, a checkpoint of another task (no ``marker`` hyperparameter), of
+        other head labels (pointing to ``init_from``, which maps them) or other ``resume_keys`` settings; carry
+        the run's training counters on. The command line checks the settings first, naming the configs."""
+        from ..checkpoints import plain_value
+
+        saved = checkpoint.get("hyper_parameters", {})
+        spec = task_of_class(type(self))
+        if spec.marker not in saved:
+            raise CheckpointError(f"this checkpoint was not written by {type(self).__name__} (its hyperparameters "
+                                  f"have no {spec.marker})")
+        rows = self.head_rows(saved)
+        if rows is not None and rows[1] != rows[2]:
+            _, ours, theirs, noun = rows
+            raise CheckpointError(f"the checkpoint's {noun} differ from the data's ({label_difference(theirs, ours)}); "
+                                  f"a run cannot resume on other {noun}: start a new one with "
+                                  f"--model.init_args.init_from=<the checkpoint> (its head mapped by {noun})")
+        for key in spec.resume_keys:
+            theirs, ours = plain_value(saved.get(key)), plain_value(self.hparams.get(key))
+            if theirs is not None and ours is not None and theirs != ours:
+                raise CheckpointError(f"checkpoint {key}={theirs!r} differs from this run's {key}={ours!r}: a run "
+                                      f"resumes with the settings that wrote its checkpoint")
+        self.carry_run_records(checkpoint)
+
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         """Refuse to write non-finite weights (on every process, so that DDP ranks stop together); keep the
         counters of skipped samples and steps."""
@@ -414,3 +439,16 @@ class BaseTask(LightningModule):
         self._carried = torch.tensor([float(counts.get(kind, 0)) for kind in SKIP_KINDS], dtype=torch.float64)
         self.skip_totals = self._carried.clone()
         self.nonfinite_total = int(checkpoint.get("skipped_nonfinite_steps", 0))
+
+
+def label_difference(theirs: List[str], ours: List[str], shown: int = 8) -> str:
+    """What separates a checkpoint's head labels from the data's, in a few words."""
+    def some(labels: List[str]) -> str:
+        return ", ".join(map(repr, labels[:shown])) + (", ..." if len(labels) > shown else "")
+
+    only_theirs = [label for label in theirs if label not in set(ours)]
+    only_ours = [label for label in ours if label not in set(theirs)]
+    if not only_theirs and not only_ours:
+        return f"the same {len(ours)} in another order"
+    return (f"checkpoint {len(theirs)}, data {len(ours)}; only in the checkpoint: {some(only_theirs) or 'none'}; "
+            f"only in the data: {some(only_ours) or 'none'}")

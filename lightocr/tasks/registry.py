@@ -35,7 +35,8 @@ class TaskSpec:
             task are told apart).
         command: ``lightocr <command> --ckpt MODEL IMAGE...`` reads images with it; ``summary`` is its help.
         links: the data module's values linked into the task (``LightningCLI.link_arguments``).
-        resume_keys: the settings a resumed run must share with the run that wrote its checkpoint.
+        resume_keys: the settings a resumed run must share with the run that wrote its checkpoint (the command
+            line compares them with the config, ``BaseTask.on_load_checkpoint`` with the task's hyperparameters).
     """
     name: str
     task_class: str

@@ -132,6 +132,19 @@ def test_a_classifier_maps_its_rows_by_class_name(tmp_path):
         unrelated.start_from(str(saved))
 
 
+def test_resume_refuses_other_class_lists_and_backbones_before_any_weight_is_touched():
+    trained = dict(ImageClassificationTask(classes=["cat", "dog"], backbone="lo_mobilenetv3_small_050").hparams)
+    reordered = ImageClassificationTask(classes=["dog", "cat"], backbone="lo_mobilenetv3_small_050")
+    with pytest.raises(CheckpointError, match="classes differ from the data's .the same 2 in another order.*init_from"):
+        reordered.on_load_checkpoint(dict(hyper_parameters=trained))
+    wider = ImageClassificationTask(classes=["cat", "dog"], backbone="lo_mobilenetv3_small_100")
+    with pytest.raises(CheckpointError, match="checkpoint backbone='lo_mobilenetv3_small_050' differs from this "
+                                              "run's backbone='lo_mobilenetv3_small_100'"):
+        wider.on_load_checkpoint(dict(hyper_parameters=trained))
+    with pytest.raises(CheckpointError, match="not written by ImageClassificationTask .* no classes"):
+        wider.on_load_checkpoint(dict(hyper_parameters=dict(charset=list("abc"))))
+
+
 def test_a_recognizer_starts_from_the_shipped_document_model_by_name(tmp_path):
     """``init_from: lightocr-rec-document``: fine-tuning a user's alphabet starts from the model in the package;
     its printable rows are carried by symbol."""

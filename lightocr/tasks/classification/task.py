@@ -10,7 +10,6 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from ...errors import CheckpointError
 from ...export import ExportGraph
 from ...models import create_backbone
 from ..base import BaseTask
@@ -146,20 +145,6 @@ class ImageClassificationTask(BaseTask):
             return {}
         return dict(input_size=inputs["size"], channels=inputs["channels"], mean=inputs["mean"], std=inputs["std"],
                     crop_pct=inputs["crop_pct"], eval_transforms=inputs["eval_transforms"])
-
-    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
-        """Refuse, before any weight is touched, a checkpoint of another task or another class list."""
-        saved = checkpoint.get("hyper_parameters", {})
-        if "classes" not in saved:
-            raise CheckpointError("this checkpoint is not from an ImageClassificationTask (its hyperparameters have "
-                                  "no classes)")
-        if list(saved["classes"]) != self.classes:
-            theirs, ours = list(saved["classes"]), self.classes
-            raise CheckpointError(f"the checkpoint's class list differs from the data's: checkpoint {len(theirs)} "
-                                  f"classes {theirs[:8]}..., data {len(ours)} classes {ours[:8]}...; a run cannot "
-                                  "resume on other classes: start a new one with --model.init_args.init_from=<the "
-                                  "checkpoint> (its head mapped by class name)")
-        self.carry_run_records(checkpoint)
 
 
 def confusion_image(matrix: np.ndarray, classes: Sequence[str], cell: int = 12) -> Image.Image:

@@ -7,7 +7,6 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from ...data.page_inputs import PageGeometry
-from ...errors import CheckpointError
 from ...export import ExportGraph
 from ..base import BaseTask
 from .loss import DBLoss
@@ -130,13 +129,6 @@ class DetectionTask(BaseTask):
         """The data module's settings that shape pages as a checkpoint's were."""
         geometry = hparams.get("input_geometry")
         return {key: geometry[key] for key in ("size", "channels", "mean", "std")} if geometry else {}
-
-    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
-        saved = checkpoint.get("hyper_parameters", {})
-        if "input_geometry" not in saved or "neck_channels" not in saved:
-            raise CheckpointError("this checkpoint is not from a DetectionTask (its hyperparameters have no "
-                                  "neck_channels)")
-        self.carry_run_records(checkpoint)
 
 
 class DetectorGraph(nn.Module):

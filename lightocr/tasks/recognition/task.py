@@ -6,7 +6,6 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from ...data.geometry import LineGeometry
-from ...errors import CheckpointError
 from ...export import ExportGraph
 from ...ocr.charset import Charset
 from ...ocr.ctc import CTCLoss, LabelTooLongError, ctc_min_length
@@ -189,26 +188,6 @@ class TextRecognitionTask(BaseTask):
         """The data module's settings that shape lines as a checkpoint's were: its input geometry."""
         geometry = hparams.get("input_geometry")
         return {key: geometry[key] for key in ("height", "max_width", "channels", "pad_to")} if geometry else {}
-
-    # checkpoints ------------------------------------------------------------------------------------
-    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
-        """Refuse, before any weight is touched, a checkpoint of another task or another charset; carry the
-        training counters of skipped samples on."""
-        saved = checkpoint.get("hyper_parameters", {})
-        if "charset" not in saved:
-            raise CheckpointError("this checkpoint is not from a TextRecognitionTask (its hyperparameters have no "
-                                  "charset)")
-        if list(saved["charset"]) != self.charset.symbols:
-            theirs, ours = "".join(saved["charset"]), "".join(self.charset.symbols)
-            raise CheckpointError(f"checkpoint charset differs from the data's: checkpoint {len(theirs)} symbols "
-                                  f"{theirs[:40]!r}..., data {len(ours)} symbols {ours[:40]!r}...; a run cannot "
-                                  "resume on another charset: start a new one with --model.init_args.init_from=<the "
-                                  "checkpoint> (its head mapped by symbol)")
-        for key in ("backbone", "neck", "in_chans"):
-            if key in saved and saved[key] != self.hparams[key]:
-                raise CheckpointError(f"checkpoint {key}={saved[key]!r} differs from this run's "
-                                      f"{key}={self.hparams[key]!r}")
-        self.carry_run_records(checkpoint)
 
 
 class RecognizerGraph(nn.Module):
