@@ -17,8 +17,10 @@ Figures per reader and engine:
 A third row reads the same pages with the recognizer alone on the true line boxes, in the written order (no
 detection, no ordering): what recognition costs of the page CER, the rest being detection and order.
 
-RapidOCR (``pip install rapidocr-onnxruntime``, for this script only; PP-OCRv4 mobile detection and
-recognition, no angle classifier) reads the same pages through its own API, its lines in its own order.
+RapidOCR (``pip install rapidocr-onnxruntime "opencv-python<5"``, for this script only: it requires
+``opencv-python``, whose 5.x would shadow lightocr's OpenCV 4 and its Hershey stroke fonts; PP-OCRv4 mobile
+detection and recognition, no angle classifier) reads the same pages through its own API, its lines in its own
+order.
 
     python scripts/benchmark_pages.py [--pages 200] [--det lightocr-det] [--rec lightocr-rec-document]
 """

@@ -6,8 +6,9 @@ Training pages use every font but the held-out families (``HELD_OUT_FAMILIES``) 
 held-out kinds (``HELD_OUT_BACKGROUNDS``); the evaluation pages are drawn in those families on those backgrounds,
 with another seed, distorted by the training augmentation (rotation, perspective, curvature, blur, noise). Scored by the ICDAR2015 protocol (IoU >= 0.5, one to one), per page layout and in all, with the
 reading speed (pages/s, one page at a time, preprocessing and post-processing included) of the exported model in
-ONNX Runtime. RapidOCR (``pip install rapidocr-onnxruntime``, for this script only) reads the same pages with its
-own preprocessing; its boxes are scored the same way.
+ONNX Runtime. RapidOCR (``pip install rapidocr-onnxruntime "opencv-python<5"``, for this script only; without the
+pin its OpenCV 5 shadows lightocr's OpenCV 4) reads the same pages with its own preprocessing; its boxes are scored
+the same way.
 
     python scripts/train_eval_det.py [--minutes 30] [--eval-pages 300] [-- LightningCLI overrides]
     python scripts/train_eval_det.py --eval-only runs/train_eval_det/version_0/checkpoints/last.ckpt
