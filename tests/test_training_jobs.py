@@ -260,7 +260,7 @@ def test_checkpoint_of_another_charset_is_refused(tmp_path):
 
 
 def test_checkpoint_of_another_architecture_is_refused_naming_the_setting(tmp_path):
-    _, trainer = run_until(tmp_path, 2)
+    run_until(tmp_path, 2)
     data = tiny_data(pad_to="batch")
     other = tiny_task(data, neck="linear")
     refit = Trainer(default_root_dir=tmp_path / "x", accelerator="cpu", max_steps=4, logger=False,

@@ -18,6 +18,7 @@ from lightning.pytorch.utilities.rank_zero import rank_prefixed_message
 from torch import nn
 from torchmetrics import MeanMetric
 
+from ..checkpoints import plain_value
 from ..data.samples import SKIP_KINDS, SkippedSample
 from ..errors import CheckpointError, NonFiniteTrainingError
 from ..predictor import Predictor
@@ -394,16 +395,13 @@ class BaseTask(LightningModule):
         """Refuse, before any weight is touched, a checkpoint of another task (no ``marker`` hyperparameter), of
         other head labels (pointing to ``init_from``, which maps them) or other ``resume_keys`` settings; carry
         the run's training counters on. The command line checks the settings first, naming the configs."""
-        from ..checkpoints import plain_value
-
         saved = checkpoint.get("hyper_parameters", {})
         spec = task_of_class(type(self))
         if spec.marker not in saved:
             raise CheckpointError(f"this checkpoint was not written by {type(self).__name__} (its hyperparameters "
                                   f"have no {spec.marker})")
-        rows = self.head_rows(saved)
-        if rows is not None and rows[1] != rows[2]:
-            _, ours, theirs, noun = rows
+        _, ours, theirs, noun = self.head_rows(saved) or (None, None, None, None)
+        if ours != theirs:
             raise CheckpointError(f"the checkpoint's {noun} differ from the data's ({label_difference(theirs, ours)}); "
                                   f"a run cannot resume on other {noun}: start a new one with "
                                   f"--model.init_args.init_from=<the checkpoint> (its head mapped by {noun})")
@@ -446,8 +444,9 @@ def label_difference(theirs: List[str], ours: List[str], shown: int = 8) -> str:
     def some(labels: List[str]) -> str:
         return ", ".join(map(repr, labels[:shown])) + (", ..." if len(labels) > shown else "")
 
-    only_theirs = [label for label in theirs if label not in set(ours)]
-    only_ours = [label for label in ours if label not in set(theirs)]
+    their_labels, our_labels = set(theirs), set(ours)
+    only_theirs = [label for label in theirs if label not in our_labels]
+    only_ours = [label for label in ours if label not in their_labels]
     if not only_theirs and not only_ours:
         return f"the same {len(ours)} in another order"
     return (f"checkpoint {len(theirs)}, data {len(ours)}; only in the checkpoint: {some(only_theirs) or 'none'}; "
