@@ -1,5 +1,6 @@
 """Faults as they happen to real runs: a real signal sent to a real `lightning fit` subprocess, SIGKILL between
-two validations, a 2-process DDP run, a truncated checkpoint, a disk that fills up during a save."""
+two validations (and the loader workers it leaves), a 2-process DDP run, a truncated checkpoint, a disk that fills
+up during a save."""
 import json
 import os
 import re
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 from .fault_helpers import read_keys
-from .test_training_jobs import cli, cli_command, cli_environment
+from .test_training_jobs import cli, cli_command, cli_environment, sources
 
 NO_WANDB = {"WANDB_MODE": "disabled"}
 
@@ -28,8 +29,9 @@ def keys_callback(path):
     return ("tests.fault_helpers.TrainedKeys", dict(path=str(path)))
 
 
-def launch(run_dir, *extra, env=None, subcommand="fit"):
-    return subprocess.Popen(cli_command(subcommand, run_dir, *extra), cwd=run_dir, env=cli_environment(env),
+def launch(run_dir, *extra, env=None, subcommand="fit", train=None):
+    return subprocess.Popen(cli_command(subcommand, run_dir, *extra, train=train), cwd=run_dir,
+                            env=cli_environment(env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -54,6 +56,39 @@ def finish(process, timeout=180):
         out, err = process.communicate()
         pytest.fail(f"the run did not end after the signal:\n{err[-4000:]}")
     return process.returncode, out, err
+
+
+def running(pid):
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped by its parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def children(pid):
+    """The processes whose parent is ``pid``, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def still_running(pids, timeout=60):
+    """Those of ``pids`` still running after up to ``timeout`` seconds; they are killed, so that none outlives the
+    test."""
+    deadline = time.monotonic() + timeout
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in pids if running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def load(path):
@@ -153,16 +188,26 @@ def test_sigterm_to_rank_zero_stops_both_ddp_processes_at_one_step(tmp_path):
     code, out, err = finish(process)
     assert code == 143, err[-3000:]
     assert load(tmp_path / "version_0" / "checkpoints" / "last.ckpt")["global_step"] == 3
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(child, signal.SIGKILL)
-        pytest.fail("the rank-1 process was still running a minute after rank 0 stopped")
+    assert not still_running([child]), "the rank-1 process was still running a minute after rank 0 stopped"
+
+
+def test_sigkill_takes_the_loader_workers_along(tmp_path):
+    """kill -9 (or the OOM killer) of a run with loader workers, two as in the configs: the workers end with it
+    rather than live on under init holding their memory (seen: alive 6 minutes later). Pools of 16 batches of 64
+    lines (8 pools an epoch) make each prefetched pool about 45 kB on the pipe to the run, as the four prefetched
+    pools of the configs' 512 lines (23 kB each) do: more than its 64 kB, so that a worker blocks at exit flushing
+    into the pipe of the dead run."""
+    marker = tmp_path / "paused"
+    process = launch(tmp_path, *RUN, "--trainer.max_steps=40", "--data.init_args.num_workers=2",
+                     "--data.init_args.batch_size=64", "--data.init_args.width_pool=16",
+                     *callbacks(("tests.fault_helpers.PauseAt", dict(step=3, marker=str(marker)))), env=NO_WANDB,
+                     train=sources(8192, 0))
+    wait_for([f"{marker}.rank0"], process)
+    workers = children(process.pid)
+    assert len(workers) >= 2  # the training loader's (and the validation loader's, persistent too)
+    process.kill()
+    process.wait()
+    assert not still_running(workers)
 
 
 def test_slurm_requeue_signal_saves_at_a_step_and_auto_takes_the_newest(tmp_path, straight):

@@ -1,5 +1,10 @@
 """The base of the data modules: a training position that travels in the checkpoint (a resumed run continues
 the epoch where it stopped), the loaders built one way for every task, and the images of ``predict``."""
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
 import warnings
 from typing import Any, Callable, Dict, List, Optional
 
@@ -13,9 +18,21 @@ from .samplers import ResumableSampler, warn_if_resharded
 from .sources import ImageFilesSource
 
 
-def _single_threaded_worker(worker_id: int) -> None:
-    """Loader workers render and augment with OpenCV; its own thread pool would compete with training."""
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _prepare_worker(worker_id: int) -> None:
+    """Loader workers render and augment with OpenCV, whose own thread pool would compete with training; on Linux
+    they die with the process that started them (``PR_SET_PDEATHSIG``). Without that, a worker of a run killed by
+    SIGKILL or the OOM killer lives on under init holding its memory: PyTorch's watchdog ends its loop, but its exit
+    then waits forever to flush prefetched batches into a pipe that nobody reads. The signal comes when the thread
+    that started the loader's workers ends: Lightning starts them in the main thread."""
     cv2.setNumThreads(1)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:  # it died before the line above
+            os._exit(1)
 
 
 class BaseDataModule(LightningDataModule):
@@ -56,7 +73,7 @@ class BaseDataModule(LightningDataModule):
         evaluation and prediction ones run in order."""
         return DataLoader(dataset, batch_size=self.batch_size * pool, sampler=sampler, drop_last=sampler is not None,
                           num_workers=self.num_workers, collate_fn=collate, persistent_workers=self.num_workers > 0,
-                          worker_init_fn=_single_threaded_worker)
+                          worker_init_fn=_prepare_worker)
 
     def predict_images(self) -> ImageFilesSource:
         """The images of ``predict_paths``; ``ConfigError`` when there are none."""

@@ -400,11 +400,14 @@ class BaseTask(LightningModule):
         if spec.marker not in saved:
             raise CheckpointError(f"this checkpoint was not written by {type(self).__name__} (its hyperparameters "
                                   f"have no {spec.marker})")
-        _, ours, theirs, noun = self.head_rows(saved) or (None, None, None, None)
-        if ours != theirs:
-            raise CheckpointError(f"the checkpoint's {noun} differ from the data's ({label_difference(theirs, ours)}); "
-                                  f"a run cannot resume on other {noun}: start a new one with "
-                                  f"--model.init_args.init_from=<the checkpoint> (its head mapped by {noun})")
+        rows = self.head_rows(saved)
+        if rows is not None:
+            _, ours, theirs, noun = rows
+            if ours != theirs:
+                raise CheckpointError(f"the checkpoint's {noun} differ from the data's "
+                                      f"({label_difference(theirs, ours)}); a run cannot resume on other {noun}: "
+                                      f"start a new one with --model.init_args.init_from=<the checkpoint> (its head "
+                                      f"mapped by {noun})")
         for key in spec.resume_keys:
             theirs, ours = plain_value(saved.get(key)), plain_value(self.hparams.get(key))
             if theirs is not None and ours is not None and theirs != ours:
