@@ -1,6 +1,7 @@
 """Faults as they happen to real runs: a real signal sent to a real `lightning fit` subprocess, SIGKILL between
 two validations (and the loader workers it leaves), a 2-process DDP run, a truncated checkpoint, a disk that fills
 up during a save."""
+import contextlib
 import json
 import os
 import re
@@ -31,8 +32,7 @@ def keys_callback(path):
 
 def launch(run_dir, *extra, env=None, subcommand="fit", train=None):
     return subprocess.Popen(cli_command(subcommand, run_dir, *extra, train=train), cwd=run_dir,
-                            env=cli_environment(env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=cli_environment(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for(paths, process, timeout=180):
@@ -87,7 +87,8 @@ def still_running(pids, timeout=60):
         time.sleep(0.1)
     left = [pid for pid in pids if running(pid)]
     for pid in left:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may end meanwhile
+            os.kill(pid, signal.SIGKILL)
     return left
 
 
