@@ -220,7 +220,7 @@ def test_ckpt_path_last_without_an_earlier_run(tmp_path):
 def test_resume_with_another_config_is_refused(tmp_path):
     fit(tmp_path, "--trainer.max_steps=2", "--trainer.limit_val_batches=0", here=True)
     other = tmp_path / "crnn_other.yaml"
-    other.write_text(CONFIG.read_text().replace("backbone: lo_mobilenetv3_small_100", "backbone: lo_mobilenetv2_050"))
+    other.write_text(CONFIG.read_text().replace("backbone: lo_mobilenetv3_small_075", "backbone: lo_mobilenetv2_050"))
     last = tmp_path / "runs/crnn_mobilenetv3/version_0/checkpoints/last.ckpt"
     result = run([str(BIN / "lightning"), "fit", "--config", str(other), f"--ckpt_path={last}",
                   "--data.init_args.height=48"], tmp_path, check=False, env=dict(WANDB_MODE="disabled"), here=True)
