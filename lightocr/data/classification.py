@@ -26,7 +26,7 @@ from .samples import DEFAULT_MAX_PIXELS, SkippedSample, bad_sample, check_on_err
 from .base_datamodule import BaseDataModule
 from .sources import IMAGE_SUFFIXES, LabelFileSource, Sample, SampleSource, open_image
 from .synthetic import DEFAULT_FONT_DIRS, HAIRLINE_FONTS, FontPool, LineRenderer, TextSampler
-from .transforms import build_pipeline
+from .transforms import build_pipeline, seed_pipeline
 
 GLYPHS = string.digits + string.ascii_uppercase + string.ascii_lowercase
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
@@ -142,7 +142,7 @@ class ClassificationDataset(ImageSamples):
             return bad_sample(self.on_error, key, "unknown_class", f"class {label!r} is not in the class list")
 
         def make() -> Dict:
-            self.pipeline.set_random_seed(self.sample_seed(epoch, index))
+            seed_pipeline(self.pipeline, self.sample_seed(epoch, index))
             image_input = torch.from_numpy(to_input(image, self.input_config, self.pipeline))
             return dict(image=image_input, target=self.index.get(label, -1), key=key)
         return self.transformed(key, make)

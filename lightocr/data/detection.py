@@ -20,7 +20,7 @@ from .page_inputs import STRIDE, PageGeometry
 from .pages import SyntheticPageSource
 from .samples import DEFAULT_MAX_PIXELS, SkippedSample, SourceDataset, bad_sample, check_on_error
 from .sources import DONT_CARE, MixedSource, Region, SampleSource
-from .transforms import build_pipeline
+from .transforms import build_pipeline, seed_pipeline
 
 VAL_SEED_OFFSET, TEST_SEED_OFFSET = 1_000_003, 2_000_003
 # Rotation (small, and now and then by 90 degrees), perspective, curvature, then the photometric distortions
@@ -42,7 +42,7 @@ DEFAULT_PAGE_AUGMENT: Tuple[Dict[str, Any], ...] = (
 def augment_page(augment: Callable, pixels: np.ndarray, polygons: List[np.ndarray], seed: int,
                  ) -> Tuple[np.ndarray, List[np.ndarray]]:
     """A page and its polygons distorted together by an albumentations pipeline with keypoints, seeded."""
-    augment.set_random_seed(seed)
+    seed_pipeline(augment, seed)
     flat = np.concatenate(polygons) if polygons else np.zeros((0, 2), np.float32)
     moved = augment(image=pixels, keypoints=flat)
     points = np.asarray(moved["keypoints"], np.float32).reshape(-1, 2)

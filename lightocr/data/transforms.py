@@ -1,5 +1,6 @@
 """Albumentations pipelines from YAML steps, and the training augmentation of text lines (the input geometry
 itself is ``lightocr.data.geometry``). No torch: the classification reader builds its pipeline here too."""
+import random
 from typing import Any, Dict, Sequence, Tuple
 
 import albumentations as A
@@ -55,7 +56,15 @@ def default_augment() -> A.Compose:
     return build_pipeline(DEFAULT_LINE_AUGMENT)
 
 
+def seed_pipeline(pipeline: A.BaseCompose, seed: int) -> None:
+    """Fix the randomness of ``pipeline`` by ``seed``: one numpy and one Python generator that its steps draw from in
+    turn, so that each step's choices are independent of the others'. (Albumentations' ``set_random_seed`` gives
+    every step a generator of the same seed: their first draws are equal, so a step with p=0.2 applied exactly
+    when every step with a larger p did, and a sample got all of its distortions or the few most likely ones.)"""
+    pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
+
+
 def augment_line(augment: A.Compose, image: Image.Image, seed: int) -> Image.Image:
     """Apply ``augment`` with its randomness fixed by ``seed`` (the same sample gets the same distortion)."""
-    augment.set_random_seed(seed)
+    seed_pipeline(augment, seed)
     return Image.fromarray(augment(image=np.asarray(image.convert("RGB")))["image"])
