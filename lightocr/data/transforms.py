@@ -59,7 +59,7 @@ def default_augment() -> A.Compose:
 def seed_pipeline(pipeline: A.BaseCompose, seed: int) -> None:
     """Fix the randomness of ``pipeline`` by ``seed``: one numpy and one Python generator that its steps draw from in
     turn, so that each step's choices are independent of the others'. (Albumentations' ``set_random_seed`` gives
-    every step a generator of the same seed: their first draws are equal, so a step with p=0.2 applied exactly
+    every step a generator of the same seed: their first draws are equal, so a step with p=0.2 applied only
     when every step with a larger p did, and a sample got all of its distortions or the few most likely ones.)"""
     pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
 
