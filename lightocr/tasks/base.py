@@ -153,11 +153,19 @@ class BaseTask(LightningModule):
         Warmup over ``warmup_steps`` (the same share of a time-bound run), then cosine decay to ``min_lr_ratio``."""
         warmup, floor, cosine = self.warmup_steps, self.min_lr_ratio, self.scheduler_name == "cosine"
 
+        def elapsed_share() -> float:
+            elapsed = timer.time_elapsed()
+            share = elapsed / max(elapsed + timer.time_remaining(), 1e-9)
+            if self._trainer is not None and self.trainer.world_size > 1:
+                # rank 0's clock for every rank: DDP averages gradients, not weights, so ranks that stepped with
+                # rates of their own clocks would drift apart
+                share = self.trainer.strategy.broadcast(share)
+            return share
+
         def factor(step: int) -> float:
             position = float(step)  # in steps; a time-bound run is as far as its elapsed share of the time
             if timer is not None and timer.time_remaining() is not None:
-                elapsed = timer.time_elapsed()
-                position = max(position, elapsed / max(elapsed + timer.time_remaining(), 1e-9) * total_steps - 1)
+                position = max(position, elapsed_share() * total_steps - 1)
             if position < warmup:
                 return (position + 1) / warmup
             if not cosine:
@@ -325,8 +333,9 @@ class BaseTask(LightningModule):
         if mean_loss is not None:
             values[f"{stage}/loss"] = mean_loss
         values.update(self.extra_evaluation_values(stage))
-        self.log(main, values.pop(main), prog_bar=True)
-        self.log_dict(values)
+        # already the same on every rank; Lightning's mean over the ranks keeps them so (and, without it, warns)
+        self.log(main, values.pop(main), prog_bar=True, sync_dist=True)
+        self.log_dict(values, sync_dist=True)
         metrics.reset()
         loss.reset()
         self.log_skip_counts(stage, self.reduced_skip_counts(stage))
