@@ -99,7 +99,7 @@ def start_option(args: argparse.Namespace) -> str:
 
 def bounded_fit(config: str, minutes: float, run_dir: Path, overrides: List[str]) -> dict:
     """``lightning fit --config CONFIG`` as a subprocess (the real command line) bounded by ``max_time``; returns
-    the newest ``last.ckpt`` with its step count, the wall time and the resolved config."""
+    the newest ``last.ckpt`` with its step count, its number of processes, the wall time and the resolved config."""
     whole = int(minutes)
     seconds = int(round((minutes - whole) * 60))
     command = [sys.executable, "-m", "lightocr", "fit", "--config", config,
@@ -110,8 +110,12 @@ def bounded_fit(config: str, minutes: float, run_dir: Path, overrides: List[str]
     subprocess.run(command, check=True, cwd=ROOT)
     train_seconds = time.time() - start
     checkpoint = max(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
-    steps = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
-    record = dict(steps=steps, train_seconds=train_seconds, minutes=minutes, overrides=overrides)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    # the processes that trained it, from the data module's position (a step is one batch on each)
+    world_size = next((value["world_size"] for value in state.values()
+                       if isinstance(value, dict) and "world_size" in value), 1)
+    record = dict(steps=state["global_step"], world_size=world_size, train_seconds=train_seconds, minutes=minutes,
+                  overrides=overrides)
     (checkpoint.parent.parent / FIT_RECORD).write_text(json.dumps(record, indent=1))
     return read_fit(checkpoint)
 

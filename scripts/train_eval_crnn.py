@@ -140,9 +140,10 @@ def main() -> int:
                 class_path="lightocr.data.SyntheticTextSource",
                 init_args=dict(size=1000, seed=1_000_003, font_include=train_fonts))]), *args.extra])
     steps, train_seconds = fit["steps"], fit["train_seconds"]
-    batch_size = fit["config"]["data"]["init_args"]["batch_size"]
+    lines_per_step = fit["config"]["data"]["init_args"]["batch_size"] * fit.get("world_size", 1)
     result = evaluate(fit["checkpoint"], train_fonts, held_out, args.eval_lines)
-    result.update(steps=steps, train_seconds=round(train_seconds), train_lines_per_s=steps * batch_size / train_seconds)
+    result.update(steps=steps, train_seconds=round(train_seconds),
+                  train_lines_per_s=steps * lines_per_step / train_seconds)
     print(json.dumps(result, indent=2))
     if not args.no_docs:
         extra = fit["overrides"][2:]  # after the fonts
