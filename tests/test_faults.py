@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from .fault_helpers import read_keys
-from .test_training_jobs import cli, cli_command, cli_environment, sources
+from .test_training_jobs import CPU_CONFIG, CONFIG, cli, cli_command, cli_environment, sources
 
 NO_WANDB = {"WANDB_MODE": "disabled"}
 
@@ -30,8 +30,8 @@ def keys_callback(path):
     return ("tests.fault_helpers.TrainedKeys", dict(path=str(path)))
 
 
-def launch(run_dir, *extra, env=None, subcommand="fit", train=None):
-    return subprocess.Popen(cli_command(subcommand, run_dir, *extra, train=train), cwd=run_dir,
+def launch(run_dir, *extra, env=None, subcommand="fit", train=None, config=CONFIG):
+    return subprocess.Popen(cli_command(subcommand, run_dir, *extra, train=train, config=config), cwd=run_dir,
                             env=cli_environment(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -175,12 +175,12 @@ def test_sigterm_saves_the_step_reached_and_exits_143(tmp_path, straight):
 
 
 def test_sigterm_to_rank_zero_stops_both_ddp_processes_at_one_step(tmp_path):
-    """``docker stop`` signals the main process only. Both DDP processes stop after the same step, rank 0 saves
-    it, and every process exits."""
+    """``docker stop`` signals the main process only. Both DDP processes (the CPU recipe's config) stop after the
+    same step, rank 0 saves it, and every process exits."""
     marker = tmp_path / "paused"
-    process = launch(tmp_path, *RUN, "--trainer.max_steps=40", "--trainer.strategy=ddp", "--trainer.devices=2",
-                     "--trainer.accelerator=cpu",
-                     *callbacks(("tests.fault_helpers.PauseAt", dict(step=3, marker=str(marker)))), env=NO_WANDB)
+    process = launch(tmp_path, *RUN, "--trainer.max_steps=40",
+                     *callbacks(("tests.fault_helpers.PauseAt", dict(step=3, marker=str(marker)))), env=NO_WANDB,
+                     config=CPU_CONFIG)
     wait_for([f"{marker}.rank0", f"{marker}.rank1"], process)
     child = int(Path(f"{marker}.rank1").read_text())
     process.send_signal(signal.SIGTERM)
@@ -209,6 +209,25 @@ def test_sigkill_takes_the_loader_workers_along(tmp_path):
     process.kill()
     process.wait()
     assert not still_running(workers)
+
+
+def test_sigkill_of_a_ddp_run_ends_every_process(tmp_path):
+    """kill -9 (the OOM killer) of the main process of the CPU recipe's two DDP processes, each with two loader
+    workers, while both train: rank 1 and every worker end with it, rather than wait for rank 0 or live on holding
+    their memory."""
+    marker = tmp_path / "paused"
+    process = launch(tmp_path, *RUN, "--trainer.max_steps=400", "--data.init_args.num_workers=2",
+                     *callbacks(("tests.fault_helpers.PauseAt", dict(step=3, marker=str(marker)))), env=NO_WANDB,
+                     config=CPU_CONFIG)
+    wait_for([f"{marker}.rank0", f"{marker}.rank1"], process)
+    rank1 = int(Path(f"{marker}.rank1").read_text())
+    processes = {rank1, *children(process.pid), *children(rank1)}  # rank 1 and the loader workers of both
+    assert len(processes) >= 5
+    os.remove(f"{marker}.rank0"), os.remove(f"{marker}.rank1")  # both train on
+    time.sleep(1)
+    process.kill()
+    process.wait()
+    assert not still_running(sorted(processes))
 
 
 def test_slurm_requeue_signal_saves_at_a_step_and_auto_takes_the_newest(tmp_path, straight):

@@ -20,6 +20,7 @@ from .tasks.test_recognition import InterruptAt, tiny_data, tiny_task
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "crnn_mobilenetv3.yaml"
+CPU_CONFIG = ROOT / "configs" / "crnn_mobilenetv3_cpu.yaml"  # two DDP processes on the CPU
 
 
 def sources(size, seed):
@@ -33,10 +34,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli_command(subcommand, run_dir, *extra, train=None):
+def cli_command(subcommand, run_dir, *extra, train=None, config=CONFIG):
     """``python -m lightocr <subcommand>`` of a tiny CRNN on synthetic lines; each launch writes to
     ``<run_dir>/version_<n>``."""
-    return [sys.executable, "-m", "lightocr", subcommand, "--config", str(CONFIG),
+    return [sys.executable, "-m", "lightocr", subcommand, "--config", str(config),
             f"--trainer.default_root_dir={run_dir}",
             "--trainer.enable_progress_bar=false", "--model.init_args.backbone=lo_mobilenetv3_small_050",
             "--model.init_args.neck_kwargs={hidden_size: 16, residual: true}",
@@ -51,9 +52,9 @@ def cli_environment(env=None):
     return environment
 
 
-def cli(subcommand, run_dir, *extra, env=None, train=None, timeout=600, check=True):
-    result = subprocess.run(cli_command(subcommand, run_dir, *extra, train=train), capture_output=True, text=True,
-                            cwd=run_dir, env=cli_environment(env), timeout=timeout)
+def cli(subcommand, run_dir, *extra, env=None, train=None, timeout=600, check=True, config=CONFIG):
+    result = subprocess.run(cli_command(subcommand, run_dir, *extra, train=train, config=config),
+                            capture_output=True, text=True, cwd=run_dir, env=cli_environment(env), timeout=timeout)
     if check:
         assert result.returncode == 0, result.stderr[-4000:]
     return result
@@ -170,15 +171,14 @@ def test_ddp_two_processes_agree(tmp_path):
 def test_ddp_time_bound_schedule_agrees_across_ranks(tmp_path):
     """Under ``max_time`` the schedule follows the elapsed share of the time, which each process measures on its
     own clock; the ranks must still step with one rate, or DDP (which averages gradients, never weights) lets
-    their weights drift apart."""
+    their weights drift apart. The CPU recipe's config, time-bound as its benchmark runs it."""
     weights = tmp_path / "weights"
     callbacks = json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(weights))),
                             dict(class_path="lightocr.checkpoints.LastCheckpoint")])
     # 10,000 steps of schedule in 6 seconds: the elapsed share, not the step count, sets every step's rate
     cli("fit", tmp_path, "--trainer.max_steps=10000", "--trainer.max_time=00:00:00:06",
-        "--trainer.limit_val_batches=0", "--trainer.strategy=ddp", "--trainer.devices=2",
-        "--trainer.accelerator=cpu", f"--trainer.callbacks={callbacks}", "--trainer.logger=false",
-        env={"WANDB_MODE": "disabled"})
+        "--trainer.limit_val_batches=0", f"--trainer.callbacks={callbacks}", "--trainer.logger=false",
+        env={"WANDB_MODE": "disabled"}, config=CPU_CONFIG)
     rank0, rank1 = (torch.load(weights / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     parameters = [name for name, _ in tiny_task(tiny_data()).named_parameters()]
     assert [key for key in parameters if not torch.equal(rank0[key], rank1[key])] == []
