@@ -143,13 +143,13 @@ def main() -> int:
                 class_path="lightocr.data.SyntheticTextSource",
                 init_args=dict(size=1000, seed=1_000_003, font_include=train_fonts))]), *args.extra])
     steps, train_seconds = fit["steps"], fit["train_seconds"]
-    lines_per_step = fit["config"]["data"]["init_args"]["batch_size"] * fit.get("world_size", 1)
+    world_size = fit.get("world_size", 1)  # runs recorded before it was kept were one process
+    lines_per_step = fit["config"]["data"]["init_args"]["batch_size"] * world_size
     result = evaluate(fit["checkpoint"], train_fonts, held_out, args.eval_lines)
     result.update(steps=steps, train_seconds=round(train_seconds),
                   train_lines_per_s=steps * lines_per_step / train_seconds)
     print(json.dumps(result, indent=2))
     if not args.no_docs:
-        world_size = fit.get("world_size", 1)
         processes = (f"{world_size} DDP processes of one thread" if world_size > 1
                      else f"{torch.get_num_threads()} CPU threads")
         extra = fit["overrides"][2:]  # after the fonts

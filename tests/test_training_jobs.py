@@ -60,6 +60,12 @@ def cli(subcommand, run_dir, *extra, env=None, train=None, timeout=600, check=Tr
     return result
 
 
+def rank_weights_callbacks(folder: Path) -> str:
+    """``--trainer.callbacks`` that save each rank's weights in ``folder`` at the end, and ``last.ckpt``."""
+    return json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(folder))),
+                       dict(class_path="lightocr.checkpoints.LastCheckpoint")])
+
+
 def read_wandb_records(run_dir: Path):
     """Parse a run's ``.wandb`` transaction log: a 7-byte ``:W&B`` header, then LevelDB-log records (32 KiB
     blocks; each chunk has a 7-byte header: CRC32, length, type FULL/FIRST/MIDDLE/LAST) of protobuf Records."""
@@ -128,8 +134,7 @@ def test_wandb_offline_without_credentials(tmp_path):
 
 def test_ddp_two_processes_agree(tmp_path):
     weights = tmp_path / "weights"
-    callbacks = json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(weights))),
-                            dict(class_path="lightocr.checkpoints.LastCheckpoint")])
+    callbacks = rank_weights_callbacks(weights)
     cli("fit", tmp_path, "--trainer.max_steps=3", "--trainer.limit_val_batches=0", "--trainer.strategy=ddp",
         "--trainer.devices=2", "--trainer.accelerator=cpu", f"--trainer.callbacks={callbacks}",
         "--trainer.logger=false", env={"WANDB_MODE": "disabled"})
@@ -173,8 +178,7 @@ def test_ddp_time_bound_schedule_agrees_across_ranks(tmp_path):
     own clock; the ranks must still step with one rate, or DDP (which averages gradients, never weights) lets
     their weights drift apart. The CPU recipe's config, time-bound as its benchmark runs it."""
     weights = tmp_path / "weights"
-    callbacks = json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(weights))),
-                            dict(class_path="lightocr.checkpoints.LastCheckpoint")])
+    callbacks = rank_weights_callbacks(weights)
     # 10,000 steps of schedule in 6 seconds: the elapsed share, not the step count, sets every step's rate
     cli("fit", tmp_path, "--trainer.max_steps=10000", "--trainer.max_time=00:00:00:06",
         "--trainer.limit_val_batches=0", f"--trainer.callbacks={callbacks}", "--trainer.logger=false",
@@ -188,8 +192,7 @@ def test_ddp_rank_with_only_bad_samples_keeps_in_step(tmp_path):
     """Rank 1 can read none of its samples: it still takes every step (a zero loss), so the ranks' gradient
     reductions stay paired; without that, rank 0 would wait for rank 1 forever (the timeout fails the test)."""
     weights = tmp_path / "weights"
-    callbacks = json.dumps([dict(class_path="tests.jobs_helpers.DumpRankWeights", init_args=dict(folder=str(weights))),
-                            dict(class_path="lightocr.checkpoints.LastCheckpoint")])
+    callbacks = rank_weights_callbacks(weights)
     train = json.dumps([dict(class_path="tests.jobs_helpers.UnreadableOnRank",
                              init_args=dict(size=64, seed=0, max_length=5, font_dirs=[]))])
     cli("fit", tmp_path, "--trainer.max_steps=3", "--trainer.limit_val_batches=0", "--trainer.strategy=ddp",
